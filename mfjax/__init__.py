@@ -1,0 +1,1 @@
+"""mfjax: model-free analysis of NMR relaxation data, written once in JAX."""
