@@ -1,0 +1,4 @@
+"""Readers for relaxation-data files."""
+from .relax import read_relax
+
+__all__ = ["read_relax"]

@@ -1,0 +1,124 @@
+"""relax column-file reader and the bundled examples (relax_reference.md §5.4)."""
+import os
+
+import numpy as np
+import pytest
+
+from mfjax.examples import EXAMPLES, example_files, load_example
+from mfjax.io import read_relax
+
+HEADER = "#Num Name  Value                         Error\n"
+
+# The literals of the bundled files, in relax's order R1 600, R2 600, NOE 600, R1 500, R2 500, NOE 500.
+FIG2_VALUES = [1.3874977659397683, 14.239506503694924, 0.80408892327499626,
+               1.7836568628249123, 13.40684281033935, 0.78105687098694854]
+FIG2_ERRORS = [0.027749955318795365, 0.28479013007389847, 0.040000000000000001,
+               0.035673137256498247, 0.26813685620678701, 0.050000000000000003]
+FIG3_VALUES = [0.81917851780661155, 8.0576984880921643, 0.44567716401753776,
+               1.0416808692689896, 7.6074906036469407, 0.50742419934460781]
+FIG3_ERRORS = [0.016383570356132231, 0.16115396976184329, 0.040000000000000001,
+               0.020833617385379793, 0.15214981207293882, 0.050000000000000003]
+
+
+def test_example_files_in_relax_order():
+    files = example_files("S2_0.970_te_2048_Rex_0.149")
+    names = [(os.path.basename(path), kind, field) for path, kind, field in files]
+    assert names == [("r1.600.out", "R1", 600.0), ("r2.600.out", "R2", 600.0), ("noe.600.out", "NOE", 600.0),
+                     ("r1.500.out", "R1", 500.0), ("r2.500.out", "R2", 500.0), ("noe.500.out", "NOE", 500.0)]
+    assert all(os.path.isfile(path) for path, _, _ in files)
+    for name in EXAMPLES:
+        readme = os.path.join(os.path.dirname(example_files(name)[0][0]), "README")
+        assert "GNU General Public License" in open(readme).read()
+    with pytest.raises(ValueError, match="unknown example 'nope'; available: S2_0.970"):
+        example_files("nope")
+
+
+def test_fig2_example_exact_values_and_skipped_glycine():
+    data = load_example("S2_0.970_te_2048_Rex_0.149")
+    assert data.residues == ("1 GLY", "2 ALA")
+    assert data.skipped == ("1 GLY",)
+    assert not data.mask[0].any() and data.mask[1].all()
+    np.testing.assert_array_equal(data.n_points, [0, 6])
+    assert data.values[1].tolist() == FIG2_VALUES          # bit for bit
+    assert data.errors[1].tolist() == FIG2_ERRORS
+    e = data.experiment
+    assert e.kinds == ("R1", "R2", "NOE", "R1", "R2", "NOE") and e.nucleus == "15N"
+    assert e.rex_field_mhz == 600.0                       # ν₁: the first file's field
+    np.testing.assert_array_equal(e.unique_fields_mhz, [600.0, 500.0])
+    np.testing.assert_array_equal(e.field_index, [0, 0, 0, 1, 1, 1])
+
+
+def test_fig3_example_exact_values():
+    data = load_example("S2f_0.952_S2s_0.582_ts_32")
+    assert data.residues == ("1 ALA",) and data.skipped == ()
+    assert data.values[0].tolist() == FIG3_VALUES
+    assert data.errors[0].tolist() == FIG3_ERRORS
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_union_of_residues_in_order_of_first_appearance(tmp_path):
+    a = write(tmp_path, "a.out", HEADER + "\n5 LYS 1.5 0.03\n3 GLY\n")
+    b = write(tmp_path, "b.out", "# comment\n  \n3 GLY None None\n7 TRP 0.7 0.05\n5 LYS 0.8 0.04\n")
+    data = read_relax([(a, "r1", 800), (b, "noe", 600.0)], nucleus="13C", rex_field_mhz=600)
+    assert data.residues == ("5 LYS", "3 GLY", "7 TRP")
+    np.testing.assert_array_equal(data.mask, [[True, True], [False, False], [False, True]])
+    assert data.values[0].tolist() == [1.5, 0.8] and data.errors[2, 1] == 0.05
+    assert data.skipped == ("3 GLY",)
+    assert data.experiment.kinds == ("R1", "NOE") and data.experiment.rex_field_mhz == 600.0
+    assert data.experiment.nucleus == "13C"
+
+
+@pytest.mark.parametrize("line, message", [
+    ("2 ALA 1.5", "expected 'Num Name Value Error' or 'Num Name', got 3 columns"),
+    ("2 ALA 1.5 0.03 7", "got 5 columns"),
+    ("2", "got 1 columns"),
+    ("2 ALA 1.5 big", "value and error must be numbers"),
+    ("2 ALA None 0.03", "value and error must be numbers"),
+    ("2.0 ALA 1.5 0.03", "residue number '2.0' is not an integer"),
+    ("A2 ALA 1.5 0.03", "residue number 'A2' is not an integer"),
+    ("2 ALA 1.5 0", "error 0.0 must be finite and > 0"),
+    ("2 ALA 1.5 -0.03", "error -0.03 must be finite and > 0"),
+    ("2 ALA 1.5 nan", "error nan must be finite"),
+    ("2 ALA nan 0.03", "value nan is not finite"),
+    ("2 ALA inf 0.03", "value inf is not finite"),
+])
+def test_malformed_line_names_file_line_and_text(tmp_path, line, message):
+    path = write(tmp_path, "bad.out", HEADER + "1 GLY 1.0 0.02\n\n" + line + "\n")
+    with pytest.raises(ValueError) as info:
+        read_relax([(path, "R1", 600)])
+    text = str(info.value)
+    assert f"{path}, line 4: {line!r}" in text
+    assert message in text
+
+
+def test_residue_listed_twice_in_one_file(tmp_path):
+    path = write(tmp_path, "twice.out", HEADER + "2 ALA 1.0 0.02\n3 GLY\n2 ALA 1.1 0.02\n")
+    with pytest.raises(ValueError, match=r"twice\.out, line 4: .*residue 2 is listed again \(first on line 2\)"):
+        read_relax([(path, "R1", 600)])
+
+
+def test_same_number_with_two_names(tmp_path):
+    a = write(tmp_path, "a.out", "2 ALA 1.0 0.02\n")
+    b = write(tmp_path, "b.out", "2 GLY 10.0 0.2\n")
+    with pytest.raises(ValueError, match=r"b\.out: residue 2 is named 'GLY' but 'ALA' in .*a\.out"):
+        read_relax([(a, "R1", 600), (b, "R2", 600)])
+
+
+def test_reader_refuses_bad_file_list_and_empty_files(tmp_path):
+    a = write(tmp_path, "a.out", HEADER)
+    with pytest.raises(ValueError, match="no residues"):
+        read_relax([(a, "R1", 600)])
+    with pytest.raises(ValueError, match=r"\(path, kind, field_mhz\)"):
+        read_relax([a])
+    with pytest.raises(ValueError, match=r"\(path, kind, field_mhz\)"):
+        read_relax([(a, "R1")])
+    b = write(tmp_path, "b.out", "1 ALA 1.0 0.1\n")
+    with pytest.raises(ValueError, match="unknown kind 'T2'"):
+        read_relax([(b, "T2", 600)])
+    with pytest.raises(ValueError, match="700 MHz is not one of the experiment's fields"):
+        read_relax([(b, "R1", 600)], rex_field_mhz=700)
