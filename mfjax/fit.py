@@ -1,0 +1,152 @@
+"""``mfjax.fit``: model-free parameters of every residue, as relax finds them — a grid search,
+then Newton (GMW) with a line search inside the Method of Multipliers — for all residues at once."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+
+from mfjax import models
+from mfjax._x64 import x64
+from mfjax.constants import N15_CSA, NH_BOND_LENGTH
+from mfjax.data import RelaxationData
+from mfjax.objective import residue_problem
+from mfjax.solvers import driver, grid
+from mfjax.status import Status, status_names
+
+ALGORITHMS = ("newton",)
+MIN_POINTS = 3   # relax deselects residues with fewer data points (overfit_deselect)
+
+
+@dataclass
+class FitResult:
+    """Per-residue results of :func:`fit` (numpy arrays of shape (n,), SI units).
+
+    ``params`` holds the fitted parameters plus the derived order parameter (S2s for m5–m8).
+    ``iterations``, ``f_count``, ``g_count``, ``h_count`` count the minimisation as minfx does
+    (the grid search's evaluations are in ``grid_count``). ``status`` holds :class:`Status` codes.
+    """
+
+    model: str
+    residues: tuple[str, ...]
+    params: dict[str, np.ndarray]
+    chi2: np.ndarray
+    iterations: np.ndarray
+    f_count: np.ndarray
+    g_count: np.ndarray
+    h_count: np.ndarray
+    status: np.ndarray
+    grid_count: np.ndarray
+    n_points: np.ndarray
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def status_names(self) -> list[str]:
+        return status_names(self.status)
+
+    def columns(self) -> dict[str, np.ndarray | list]:
+        """The table as columns: residue, model, parameters (SI), chi2, counts and status."""
+        cols: dict[str, np.ndarray | list] = {"residue": list(self.residues), "model": [self.model] * len(self.residues)}
+        cols.update(self.params)
+        cols.update(chi2=self.chi2, n_points=self.n_points, iterations=self.iterations, f_count=self.f_count,
+                    g_count=self.g_count, h_count=self.h_count, status=self.status_names)
+        return cols
+
+    def to_dataframe(self):
+        """One row per residue (needs pandas: ``pip install mfjax[table]``)."""
+        try:
+            import pandas as pd
+        except ImportError as err:  # pragma: no cover - depends on the environment
+            raise ImportError("to_dataframe needs pandas: pip install 'mfjax[table]'") from err
+        return pd.DataFrame(self.columns())
+
+    def __repr__(self):
+        counts = {name: self.status_names.count(name) for name in sorted(set(self.status_names))}
+        return f"FitResult(model={self.model!r}, residues={len(self.residues)}, status={counts})"
+
+
+def _start_points(x0, model, n):
+    """User start values (dict of (n,) arrays in SI) as an (n, p) SI array."""
+    missing = [p for p in model.params if p not in x0]
+    unknown = [p for p in x0 if p not in model.params]
+    if missing or unknown:
+        raise ValueError(f"x0 for model {model.name!r} needs exactly {list(model.params)}; "
+                         f"missing {missing}, unknown {unknown}")
+    cols = [np.broadcast_to(np.asarray(x0[p], np.float64), (n,)) for p in model.params]
+    start = np.stack(cols, axis=1) if cols else np.zeros((n, 0))
+    bad = ~np.isfinite(start)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise ValueError(f"x0[{model.params[j]!r}] is not finite for residue {i}")
+    return start
+
+
+def _grid_inc(grid_inc, model):
+    if isinstance(grid_inc, Mapping):
+        return np.array([int(grid_inc.get(p, 11)) for p in model.params])
+    return np.full(model.n_params, int(grid_inc))
+
+
+@x64
+def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=N15_CSA, vectors=None, x0=None,
+        grid_inc=11, grid_bounds="relax", algorithm="newton", line_search="backtrack", hessian_mod="gmw",
+        constraints=True, func_tol=1e-25, grad_tol=None, max_iter=10_000_000, n_devices=None,
+        progress=None) -> FitResult:
+    """Fit one model-free model to every residue of ``data``.
+
+    model: "m0"–"m9", "tm0"–"tm9" or a registered custom model. diffusion: a fixed tensor
+    (``Sphere``/``Spheroid``/``Ellipsoid``; None for tm models). r (m), csa (dimensionless):
+    scalars or (n,) arrays. vectors: (n, 3) unit XH vectors for anisotropic tensors.
+    x0: start values, dict name -> (n,) SI arrays; None: grid search with ``grid_inc`` increments
+    (int or dict per parameter) over ``grid_bounds`` ("relax", "paper" or dict name -> (lo, hi) SI).
+    algorithm "newton"; line_search "backtrack" or "more_thuente"; hessian_mod "gmw" or None;
+    constraints: Method of Multipliers on relax's A·x ≥ b, or unconstrained.
+    func_tol, grad_tol, max_iter: minfx's termination settings. Residues with no data, fewer than
+    3 points or fewer points than parameters are still evaluated (finite numbers) but marked
+    SKIPPED_*. Returns a :class:`FitResult`.
+    """
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {algorithm!r}; available: {ALGORITHMS}")
+    model = models.get_model(model)
+    problem = residue_problem(data, model, diffusion=diffusion, r=r, csa=csa, vectors=vectors)
+    n, scales = data.n_residues, np.asarray(problem.scales)
+    tm = None if model.local_tm else getattr(diffusion, "tm", None)
+    A, b = models.linear_constraints(model, tm=tm)
+
+    grid_count = np.zeros(n, np.int64)
+    if x0 is not None:
+        start = _start_points(x0, model, n) / scales
+    elif model.n_params:
+        lower, upper = models.grid_bounds(model, grid_bounds)
+        start, _, grid_count = grid.grid_search(problem.fun, problem.args, lower / scales, upper / scales,
+                                                _grid_inc(grid_inc, model), A if constraints else None,
+                                                b if constraints else None)
+        start = np.asarray(start)
+    else:
+        start = np.zeros((n, 0))
+
+    if model.n_params:
+        options = driver.Options(constrained=bool(constraints), line_search=line_search, hessian_mod=hessian_mod,
+                                 func_tol=func_tol, grad_tol=grad_tol)
+        res = driver.minimise(problem.fun, start, problem.args, A, b, options=options, max_iter=max_iter,
+                              n_devices=n_devices, progress=progress)
+        x, chi2 = res.x, res.f
+        counts = res.iterations, res.f_count, res.g_count, res.h_count
+        status = res.status.copy()
+    else:
+        x, chi2 = start, np.asarray(driver.evaluate(problem.fun, start, problem.args))
+        counts = (np.zeros(n, np.int64), np.ones(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64))
+        status = np.full(n, Status.NO_PARAMETERS, np.int32)
+
+    n_points = np.asarray(data.n_points)
+    status[n_points < max(MIN_POINTS, model.n_params)] = Status.SKIPPED_TOO_FEW_DATA
+    status[n_points == 0] = Status.SKIPPED_NO_DATA
+    params = models.deconvolve(model, {p: x[:, j] * scales[j] for j, p in enumerate(model.params)})
+    settings = dict(diffusion=diffusion, r=r, csa=csa, grid_inc=grid_inc, grid_bounds=grid_bounds,
+                    algorithm=algorithm, line_search=line_search, hessian_mod=hessian_mod, constraints=constraints,
+                    func_tol=func_tol, grad_tol=grad_tol, max_iter=max_iter, x0_given=x0 is not None)
+    return FitResult(model=model.name, residues=tuple(data.residues), params=params, chi2=np.asarray(chi2),
+                     iterations=np.asarray(counts[0]), f_count=np.asarray(counts[1]), g_count=np.asarray(counts[2]),
+                     h_count=np.asarray(counts[3]), status=status, grid_count=np.asarray(grid_count),
+                     n_points=n_points, settings=settings)
