@@ -46,6 +46,7 @@ BACKTRACK_RHO = 0.5
 BACKTRACK_MAX_EVALS = 501
 MT_MU = 1e-4
 MT_ETA = 0.9
+TAIL_CHUNK = 2048   # device steps between host visits once only stragglers are left
 
 LINE_SEARCHES = ("backtrack", "more_thuente")
 # XLA's cheaper CPU back-end optimisation: compiles the solver loop about twice as fast with no
@@ -273,7 +274,11 @@ def _step_one(fun, opts, prob: Problem, s: State) -> State:
 
 
 # ---------------------------------------------------------------------------------------------
-# The batched loop: chunk + compact on the host, one while_loop per chunk on device.
+# The batched loop: a queue of problems flows through a fixed number of slots. Each chunk runs a
+# bounded number of steps on device; on the host, finished slots are emptied and refilled from the
+# queue (compaction by refill), so the slots stay busy and the cost follows the total work. When the
+# queue is empty and few problems are left, they are gathered into a small tail batch, so a
+# straggler costs its own iterations only. Two batch sizes per (function, options): two compilations.
 
 class Result(NamedTuple):
     """Per-problem results (numpy arrays, leading axis = problem)."""
@@ -287,17 +292,23 @@ class Result(NamedTuple):
     status: np.ndarray
 
 
-def _bucket(n: int, base: int = 8) -> int:
-    """Padded batch size: a power of two (at least ``base``), so shapes repeat across calls."""
-    return max(base, 1 << (max(n, 1) - 1).bit_length())
+def _pow2(n: int) -> int:
+    return 1 << (max(int(n), 1) - 1).bit_length()
+
+
+def default_sizes(n_problems: int, n_devices: int, platform: str) -> tuple[int, int]:
+    """(batch, tail) slot counts: the bulk runs in ``batch`` slots (a power of two per device,
+    at most 256 per CPU device or 16384 per accelerator), stragglers in ``tail`` slots."""
+    per_device = -(-n_problems // n_devices)
+    cap = 256 if platform == "cpu" else 16384
+    batch = min(_pow2(per_device), cap) * n_devices
+    tail = min(2, batch // n_devices) * n_devices
+    return batch, tail
 
 
 @functools.lru_cache(maxsize=None)
 def _compiled(fun: Callable, opts: Options, n_devices: int):
-    """The jitted (and, with several devices, shard_mapped) blank-state and chunk functions."""
-
-    def init(prob):
-        return jax.vmap(functools.partial(_blank_one, opts))(prob)
+    """The jitted (and, with several devices, shard_mapped) chunk runner and blank-state maker."""
 
     def run(prob, state, n_steps):
         step = jax.vmap(functools.partial(_step_one, fun, opts))
@@ -318,77 +329,102 @@ def _compiled(fun: Callable, opts: Options, n_devices: int):
     if n_devices > 1:
         mesh = Mesh(np.array(jax.devices()[:n_devices]), ("batch",))
         batch = PartitionSpec("batch")
-        init = jax.shard_map(init, mesh=mesh, in_specs=batch, out_specs=batch, check_vma=False)
         run = jax.shard_map(run, mesh=mesh, in_specs=(batch, batch, PartitionSpec()), out_specs=batch,
                             check_vma=False)
-    return jax.jit(init), jax.jit(run, compiler_options=_COMPILER_OPTIONS)
+    blank = jax.jit(functools.partial(_blank_one, opts))
+    return blank, jax.jit(run, compiler_options=_COMPILER_OPTIONS)
 
 
-def _take(tree, index):
-    return jax.tree.map(lambda a: np.asarray(a)[index], tree)
+class _Slots:
+    """Host-side bookkeeping of which problem sits in which slot."""
+
+    def __init__(self, problems: Problem, blank: State, size: int):
+        self.problems, self.blank, self.size = problems, blank, size
+        self.owner = np.full(size, -1)                      # problem index per slot, -1 = empty
+        self.prob = jax.tree.map(lambda a: np.repeat(a[:1], size, axis=0), problems)
+        self.state = jax.tree.map(lambda a: np.repeat(np.asarray(a)[None], size, axis=0), blank)
+        self.state = self.state._replace(status=np.full(size, Status.CONVERGED, np.int32))
+
+    def fill(self, slots, owners):
+        """Put problems ``owners`` into ``slots`` with a fresh (blank) state."""
+        self.owner[slots] = owners
+        for dst, src in zip(jax.tree.leaves(self.prob), jax.tree.leaves(self.problems)):
+            dst[slots] = src[owners]
+        for name, value in self.blank._asdict().items():
+            field = getattr(self.state, name)
+            if name == "ls":
+                for dst, src in zip(jax.tree.leaves(field), jax.tree.leaves(value)):
+                    dst[slots] = np.asarray(src)
+            else:
+                field[slots] = np.asarray(value)
+        self.state.x[slots] = self.problems.x0[owners]
+        self.state.lam[slots] = 0.0
 
 
 def minimise(fun: Callable, x0, args, A=None, b=None, *, options: Options = Options(), max_iter=10_000_000,
-             converge=None, chunk: int = 64, n_devices: int | None = None, progress: Callable | None = None) -> Result:
+             converge=None, n_devices: int | None = None, batch_size: int | None = None,
+             tail_size: int | None = None, chunk: int = 16, progress: Callable | None = None) -> Result:
     """Minimise ``fun(x, args_i)`` for every problem i of a batch, under A·x ≥ b.
 
     x0: (N, n) starts (scaled coordinates). args: pytree with leading axis N. A: (m, n) or
     (N, m, n); b: (m,) or (N, m) (None: no constraints). max_iter: int or (N,). converge: (N,)
-    bool, False forces a problem to run to max_iter (for straggler benchmarks). chunk: device
-    steps between host compactions (grows as the batch shrinks). n_devices: devices to split the
-    batch across (default: all local devices). progress: called with (n_done, N) after each chunk.
+    bool, False forces a problem to run to max_iter (for straggler benchmarks). n_devices: devices
+    to split the batch across (default: all local devices). batch_size / tail_size: slot counts of
+    the bulk and tail phases (default :func:`default_sizes`). chunk: device steps between host
+    refills in the bulk phase. progress: called with (n_done, N) after each chunk.
     """
     x0 = np.asarray(x0, dtype=np.float64)
     N, n = x0.shape
-    if A is None:
+    if A is None or not options.constrained:
         A, b = np.zeros((0, n)), np.zeros((0,))
-    A = np.broadcast_to(np.asarray(A, np.float64), (N,) + np.shape(A)[-2:])
-    b = np.broadcast_to(np.asarray(b, np.float64), (N,) + np.shape(b)[-1:])
-    if not options.constrained:
-        A, b = np.zeros((N, 0, n)), np.zeros((N, 0))
+    A = np.ascontiguousarray(np.broadcast_to(np.asarray(A, np.float64), (N,) + np.shape(A)[-2:]))
+    b = np.ascontiguousarray(np.broadcast_to(np.asarray(b, np.float64), (N,) + np.shape(b)[-1:]))
     max_iter = np.broadcast_to(np.asarray(max_iter, np.int64).clip(max=np.iinfo(np.int32).max), (N,))
     converge = np.broadcast_to(np.ones(N, bool) if converge is None else np.asarray(converge, bool), (N,))
-    problems = Problem(x0, jax.tree.map(np.asarray, args), A, b, max_iter.astype(np.int32), converge)
+    problems = Problem(x0, jax.tree.map(np.asarray, args), A, b, max_iter.astype(np.int32), converge.copy())
     n_dev = n_devices or len(jax.devices())
-    init, run = _compiled(fun, options, n_dev)
+    batch, tail = default_sizes(N, n_dev, jax.devices()[0].platform)
+    batch, tail = batch_size or batch, tail_size or tail
+    if batch % n_dev or tail % n_dev:
+        raise ValueError(f"batch_size {batch} and tail_size {tail} must be multiples of the {n_dev} devices")
+    blank_fn, run = _compiled(fun, options, n_dev)
+    blank = jax.device_get(blank_fn(jax.tree.map(lambda a: a[0], problems)))
 
-    out = None
-    active = np.arange(N)                       # problem index of each live slot
-    size = _bucket(N, 8 * n_dev)
-    slots = np.concatenate([active, np.full(size - N, active[0] if N else 0)])
-    prob = _take(problems, slots)
-    state = init(prob)
-    status = np.asarray(state.status).copy()
-    status[N:] = Status.CONVERGED                   # padding never runs
-    state = state._replace(status=jnp.asarray(status))
-    steps = chunk
+    out = Result(x0.copy(), np.zeros(N), *(np.zeros(N, np.int64) for _ in range(4)), np.zeros(N, np.int32))
+    queue = np.arange(N)
+    slots = _Slots(problems, blank, batch)
+    n_done = 0
     while True:
-        state = run(prob, state, steps)
-        host = jax.device_get(state)
-        if out is None:
-            out = _take(host, np.zeros(N, int))      # placeholder rows of the right dtypes
-        done = host.status[: len(active)] != Status.RUNNING
-        idx = active[done]
-        for name in ("x", "f", "iters", "f_count", "g_count", "h_count", "status"):
-            getattr(out, name)[idx] = getattr(host, name)[: len(active)][done]
-        active = active[~done]
+        empty = np.flatnonzero(slots.owner < 0)
+        take = min(len(empty), len(queue))
+        if take:
+            slots.fill(empty[:take], queue[:take])
+            queue = queue[take:]
+        steps = chunk if slots.size == batch else TAIL_CHUNK
+        state = jax.device_get(run(slots.prob, slots.state, steps))
+        slots.state = jax.tree.map(np.array, state)
+        finished = np.flatnonzero((slots.owner >= 0) & (slots.state.status != Status.RUNNING))
+        owners = slots.owner[finished]
+        st = slots.state
+        out.x[owners], out.f[owners], out.status[owners] = st.x[finished], st.f[finished], st.status[finished]
+        out.iterations[owners], out.f_count[owners] = st.iters[finished], st.f_count[finished]
+        out.g_count[owners], out.h_count[owners] = st.g_count[finished], st.h_count[finished]
+        slots.owner[finished] = -1
+        n_done += len(finished)
         if progress is not None:
-            progress(N - len(active), N)
-        if len(active) == 0:
-            break
-        keep = np.flatnonzero(~done)
-        new_size = _bucket(len(active), 8 * n_dev)
-        if new_size * 4 <= size:                    # compact: a much smaller batch
-            size = new_size
-        slots_live = np.concatenate([keep, np.full(size - len(keep), keep[0])])
-        prob = _take(_take(problems, active), np.concatenate([np.arange(len(active)),
-                                                               np.zeros(size - len(active), int)]))
-        host = _take(host, slots_live)
-        st = host.status.copy()
-        st[len(active):] = Status.CONVERGED
-        state = jax.device_put(host._replace(status=st))
-        steps = min(chunk * max(1, N // size), 65536)
-    return Result(out.x, out.f, out.iters, out.f_count, out.g_count, out.h_count, out.status)
+            progress(n_done, N)
+        live = np.flatnonzero(slots.owner >= 0)
+        if len(live) == 0 and len(queue) == 0:
+            return out
+        if len(queue) == 0 and len(live) <= tail < slots.size:   # gather the stragglers into the tail batch
+            small = _Slots(problems, blank, tail)
+            small.owner[: len(live)] = slots.owner[live]
+            small.prob = jax.tree.map(lambda a: a[np.concatenate([live, np.full(tail - len(live), live[0])])],
+                                      slots.prob)
+            small.state = jax.tree.map(lambda a: a[np.concatenate([live, np.full(tail - len(live), live[0])])],
+                                       slots.state)
+            small.state.status[len(live):] = Status.CONVERGED
+            slots = small
 
 
 @functools.lru_cache(maxsize=None)
