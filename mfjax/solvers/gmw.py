@@ -2,8 +2,9 @@
 
 Algorithm 6.5 of Nocedal & Wright (1999) in minfx's variant (relax_reference.md §4.3):
 ε = 1e-16 (not machine epsilon), pivot ties pick the later index, only the upper triangle
-is read, and the Newton step uses two general (LU) solves with the non-triangular
-L = P·rᵀ.  The matrix size n is static and small: the loops over n are unrolled in Python,
+is read, and minfx's Newton step uses two general (LU) solves with the non-triangular
+L = P·rᵀ (``gmw_direction`` solves the same systems by substitution on rᵀ, round-off apart).
+The matrix size n is static and small: the loops over n are unrolled in Python,
 every data-dependent choice is a `jnp.where`, so everything jits and vmaps.
 """
 import math
