@@ -1,0 +1,125 @@
+"""Diffusion tensors: weights and correlation times, reductions between tensors, and the ellipsoid
+against Woessner's five-exponential form written independently in numpy."""
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import _numpy_reference as ref
+from mfjax.diffusion import (Ellipsoid, Sphere, Spheroid, components, ellipsoid_axes, local_tm_components,
+                             spheroid_axis)
+from mfjax.spectral import spectral_density
+
+OMEGA = np.array([0.0, -382258392.75555956, 4152169577.063311, 3769911184.3077517, 3387652791.552192])
+
+# jit once per module: components of a batch of vectors for one tensor
+batched = jax.jit(jax.vmap(components, in_axes=(None, 0)))
+
+
+def _unit_vectors(n, seed):
+    v = np.random.default_rng(seed).standard_normal((n, 3))
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def _j_none(weights, taus):
+    return np.asarray(spectral_density("none", {}, OMEGA, jnp.asarray(weights), jnp.asarray(taus)))
+
+
+def test_sphere():
+    w, t = components(Sphere(10e-9))
+    np.testing.assert_array_equal(w, [1.0])
+    np.testing.assert_array_equal(t, [10e-9])
+    w, t = local_tm_components(jnp.float64(7e-9))
+    np.testing.assert_array_equal(t, [7e-9])
+
+
+@pytest.mark.parametrize("tensor", [Spheroid(10e-9, 4e6, 0.7, 2.1), Spheroid(8e-9, -3e6, 2.5, -0.4),
+                                    Ellipsoid(10e-9, 3.4e6, 0.23, 1.0, 2.0, 0.5),
+                                    Ellipsoid(6e-9, 1e7, 1.0, -2.0, 0.3, 4.0)])
+def test_weights_sum_to_one(tensor):
+    w, t = batched(tensor, _unit_vectors(50, 1))
+    np.testing.assert_allclose(np.asarray(w).sum(axis=1), 1.0, rtol=0, atol=5e-15)
+    assert (np.asarray(w) >= -1e-15).all() and (np.asarray(t) > 0).all()
+
+
+def test_zero_anisotropy_is_the_sphere():
+    vectors = _unit_vectors(10, 2)
+    j_sphere = _j_none(*components(Sphere(9e-9)))
+    for tensor in (Spheroid(9e-9, 0.0, 0.4, 1.3), Ellipsoid(9e-9, 0.0, 0.5, 0.3, 1.2, 2.2)):
+        w, t = batched(tensor, vectors)
+        np.testing.assert_allclose(np.asarray(t), 9e-9, rtol=1e-15)
+        for wi, ti in zip(np.asarray(w), np.asarray(t)):
+            np.testing.assert_allclose(_j_none(wi, ti), j_sphere, rtol=2e-15)
+
+
+@pytest.mark.parametrize("da", [5e6, -4e6])
+def test_spheroid_is_ellipsoid_with_dr_zero(da):
+    theta, phi = 0.9, 2.4
+    # the ellipsoid's z axis (−sinβ cosγ, sinβ sinγ, cosβ) equals the spheroid axis for β = θ, γ = π − φ
+    spheroid, ellipsoid = Spheroid(10e-9, da, theta, phi), Ellipsoid(10e-9, da, 0.0, 0.77, theta, math.pi - phi)
+    np.testing.assert_allclose(ellipsoid_axes(0.77, theta, math.pi - phi)[2], spheroid_axis(theta, phi), atol=1e-15)
+    vectors = _unit_vectors(20, 3)
+    ws, ts = batched(spheroid, vectors)
+    we, te = batched(ellipsoid, vectors)
+    for i in range(len(vectors)):
+        np.testing.assert_allclose(_j_none(we[i], te[i]), _j_none(ws[i], ts[i]), rtol=1e-13)
+
+
+def test_axes_are_the_zyz_rotation():
+    axes = np.asarray(ellipsoid_axes(0.3, 1.1, 2.0))
+    np.testing.assert_allclose(axes, ref.rotation_zyz(0.3, 1.1, 2.0), atol=1e-15)
+    np.testing.assert_allclose(spheroid_axis(0.3, 1.1), [math.sin(0.3) * math.cos(1.1),
+                                                         math.sin(0.3) * math.sin(1.1), math.cos(0.3)], atol=1e-16)
+
+
+# Cordier et al. 1998 cytochrome c2 tensor (paper_experiments.md §4) and relax's diffusion test tensor
+@pytest.mark.parametrize("dxyz,angles", [((1.405e7, 1.566e7, 1.829e7), (1.0, 2.0, 0.5)),
+                                         ((1e7, 2e7, 3e7), (0.4, 1.3, 2.9))])
+def test_ellipsoid_against_woessner(dxyz, angles):
+    dx, dy, dz = dxyz
+    diso = (dx + dy + dz) / 3
+    da = dz - (dx + dy) / 2
+    tensor = Ellipsoid(1 / (6 * diso), da, (dy - dx) / (2 * da), *angles)
+    axes = ref.rotation_zyz(*angles)
+    vectors = _unit_vectors(6, 4)
+    w, t = batched(tensor, vectors)
+    for i, v in enumerate(vectors):
+        comps = ref.woessner(dx, dy, dz, axes, v)
+        want = np.array([ref.spectral_density(om, {}, comps) for om in OMEGA])
+        np.testing.assert_allclose(_j_none(w[i], t[i]), want, rtol=1e-13)
+        # the same pairs of (weight, τ), in relax's order: Woessner's 4th/5th are relax's 4th/0th
+        order = [4, 0, 1, 2, 3]
+        np.testing.assert_allclose(np.asarray(t[i]), [comps[k][1] for k in order], rtol=1e-13)
+        np.testing.assert_allclose(np.asarray(w[i]), [comps[k][0] for k in order], rtol=1e-12, atol=1e-14)
+
+
+def test_guards_give_1e99():
+    # 1/tm − 2Da = 0 exactly: that correlation time is 1e99 (relax); tm = 0: 1/tm is 1e99
+    tm = 1e-8
+    w, t = components(Spheroid(tm, 0.5 / tm, 0.3, 0.2), jnp.array([0.0, 0.0, 1.0]))
+    assert float(t[0]) == 1e99 and np.isfinite(np.asarray(t)).all()
+    w, t = components(Spheroid(0.0, 1e7, 0.3, 0.2), jnp.array([0.0, 0.0, 1.0]))
+    np.testing.assert_allclose(np.asarray(t), 1 / (1e99 + np.array([-2e7, -1e7, 2e7])), rtol=1e-15)
+    g = jax.grad(lambda tm_: jnp.sum(components(Spheroid(tm_, 0.5 / tm, 0.3, 0.2), jnp.array([0.0, 0.6, 0.8]))[1]))
+    assert np.isfinite(float(g(jnp.float64(tm))))
+
+
+def test_pytree_and_refusal():
+    tensor = Ellipsoid(1e-8, 1e6, 0.2, 0.1, 0.2, 0.3)
+    assert len(jax.tree_util.tree_leaves(tensor)) == 6
+    doubled = jax.tree_util.tree_map(lambda x: 2 * x, Sphere(1e-8))
+    assert isinstance(doubled, Sphere) and doubled.tm == 2e-8
+    # d J(ω=0)/d tm through the tensor, by autodiff, against the analytic 0.4 for the sphere
+    dj = jax.grad(lambda s: _j0(s))(Sphere(jnp.float64(1e-8)))
+    np.testing.assert_allclose(dj.tm, 0.4, rtol=1e-15)
+    with pytest.raises(ValueError, match="Spheroid diffusion tensor needs the XH bond vector"):
+        components(Spheroid(1e-8, 1e6, 0.1, 0.2))
+    with pytest.raises(AttributeError):
+        tensor.tm = 2e-8                  # frozen
+
+
+def _j0(sphere):
+    w, t = components(sphere)
+    return spectral_density("none", {}, jnp.zeros(1), w, t)[0]
