@@ -300,24 +300,47 @@ def _pow2(n: int) -> int:
 
 
 def default_sizes(n_problems: int, n_devices: int, platform: str) -> tuple[int, int]:
-    """(batch, tail) slot counts: the bulk runs in ``batch`` slots (a power of two per device,
-    at most 256 per CPU device or 16384 per accelerator), stragglers in ``tail`` slots."""
+    """(batch, tail) slot counts per call: the bulk runs in ``batch`` slots (a power of two per
+    device, at most 64 per CPU device — the fastest per problem-step on CPU, measured with
+    experiments/bench_fit.py — or 16384 per accelerator), the stragglers in one slot per device."""
     per_device = -(-n_problems // n_devices)
-    cap = 256 if platform == "cpu" else 16384
-    batch = min(_pow2(per_device), cap) * n_devices
-    tail = min(2, batch // n_devices) * n_devices
-    return batch, tail
+    cap = 64 if platform == "cpu" else 16384
+    return min(_pow2(per_device), cap) * n_devices, n_devices
+
+
+class _Packing:
+    """The state of one problem packed into one float64 row (integers and flags are exact in
+    float64), with the columns of the fields the host reads and writes."""
+
+    def __init__(self, blank: State):
+        self.blank_row, self.unravel = jax.flatten_util.ravel_pytree(blank)
+        self.blank_row = np.asarray(self.blank_row)
+        marks = jax.tree.map(lambda a: np.zeros(np.shape(a)), blank)
+        leaves, treedef = jax.tree.flatten(marks)
+        ids = jax.flatten_util.ravel_pytree(
+            jax.tree.unflatten(treedef, [np.full(np.shape(leaf), k, float) for k, leaf in enumerate(leaves)]))[0]
+        ids = np.asarray(ids)
+        field_ids = jax.tree.unflatten(treedef, list(range(len(leaves))))
+        self.columns = {name: np.flatnonzero(ids == getattr(field_ids, name))
+                        for name in State._fields if name != "ls"}
+        self.scalar = {name: np.ndim(getattr(blank, name)) == 0 for name in self.columns}
+
+    def get(self, rows, name):
+        """Field ``name`` of packed ``rows``: (N,) for scalar fields, (N, k) for vectors."""
+        cols = self.columns[name]
+        return rows[:, cols[0]] if self.scalar[name] else rows[:, cols]
 
 
 @functools.lru_cache(maxsize=None)
 def _compiled(fun: Callable, opts: Options, n_devices: int):
-    """The jitted (and, with several devices, shard_mapped) chunk runner and blank-state maker."""
+    """The jitted (and, with several devices, shard_mapped) chunk runner and blank-state maker.
 
-    def run(prob, state, n_steps):
-        # The loop carries the state packed into one float64 row per problem (integers and flags
-        # are exact in float64): one select and one buffer per step instead of one per field,
-        # which on CPU halves the per-step overhead of the while loop.
-        unravel = jax.flatten_util.ravel_pytree(jax.tree.map(lambda a: a[0], state))[1]
+    The runner works on packed rows (N, K): the loop carries one buffer instead of one per field
+    (one select per step, cheap host round trips)."""
+
+    def run(prob, rows, n_steps):
+        template = _blank_one(opts, jax.tree.map(lambda a: a[0], prob))
+        unravel = jax.flatten_util.ravel_pytree(template)[1]
         pack = jax.vmap(lambda one: jax.flatten_util.ravel_pytree(one)[0])
         unpack = jax.vmap(unravel)
         step = jax.vmap(functools.partial(_step_one, fun, opts))
@@ -331,8 +354,8 @@ def _compiled(fun: Callable, opts: Options, n_devices: int):
             new = step(prob, unpack(flat))
             return i + 1, jnp.where(running[:, None], pack(new), flat), running & (new.status == Status.RUNNING)
 
-        init = (jnp.zeros((), jnp.int32), pack(state), state.status == Status.RUNNING)
-        return unpack(jax.lax.while_loop(cond, body, init)[1])
+        init = (jnp.zeros((), jnp.int32), rows, unpack(rows).status == Status.RUNNING)
+        return jax.lax.while_loop(cond, body, init)[1]
 
     if n_devices > 1:
         mesh = Mesh(np.array(jax.devices()[:n_devices]), ("batch",))
@@ -344,29 +367,32 @@ def _compiled(fun: Callable, opts: Options, n_devices: int):
 
 
 class _Slots:
-    """Host-side bookkeeping of which problem sits in which slot."""
+    """Host-side bookkeeping: which problem sits in which slot, and the packed state rows."""
 
-    def __init__(self, problems: Problem, blank: State, size: int):
-        self.problems, self.blank, self.size = problems, blank, size
+    def __init__(self, problems: Problem, packing: _Packing, size: int):
+        self.problems, self.packing, self.size = problems, packing, size
         self.owner = np.full(size, -1)                      # problem index per slot, -1 = empty
         self.prob = jax.tree.map(lambda a: np.repeat(a[:1], size, axis=0), problems)
-        self.state = jax.tree.map(lambda a: np.repeat(np.asarray(a)[None], size, axis=0), blank)
-        self.state = self.state._replace(status=np.full(size, Status.CONVERGED, np.int32))
+        self.rows = np.repeat(packing.blank_row[None], size, axis=0)
+        self.rows[:, packing.columns["status"]] = Status.CONVERGED
 
     def fill(self, slots, owners):
         """Put problems ``owners`` into ``slots`` with a fresh (blank) state."""
         self.owner[slots] = owners
         for dst, src in zip(jax.tree.leaves(self.prob), jax.tree.leaves(self.problems)):
             dst[slots] = src[owners]
-        for name, value in self.blank._asdict().items():
-            field = getattr(self.state, name)
-            if name == "ls":
-                for dst, src in zip(jax.tree.leaves(field), jax.tree.leaves(value)):
-                    dst[slots] = np.asarray(src)
-            else:
-                field[slots] = np.asarray(value)
-        self.state.x[slots] = self.problems.x0[owners]
-        self.state.lam[slots] = 0.0
+        self.rows[slots] = self.packing.blank_row
+        self.rows[np.ix_(slots, self.packing.columns["x"])] = self.problems.x0[owners]
+
+    def gather(self, slots, size):
+        """A smaller set of slots holding the problems of ``slots`` (padding: finished copies)."""
+        small = _Slots(self.problems, self.packing, size)
+        pick = np.concatenate([slots, np.full(size - len(slots), slots[0])])
+        small.owner[: len(slots)] = self.owner[slots]
+        small.prob = jax.tree.map(lambda a: a[pick], self.prob)
+        small.rows = self.rows[pick]
+        small.rows[len(slots):, self.packing.columns["status"]] = Status.CONVERGED
+        return small
 
 
 def minimise(fun: Callable, x0, args, A=None, b=None, *, options: Options = Options(), max_iter=10_000_000,
@@ -396,11 +422,12 @@ def minimise(fun: Callable, x0, args, A=None, b=None, *, options: Options = Opti
     if batch % n_dev or tail % n_dev:
         raise ValueError(f"batch_size {batch} and tail_size {tail} must be multiples of the {n_dev} devices")
     blank_fn, run = _compiled(fun, options, n_dev)
-    blank = jax.device_get(blank_fn(jax.tree.map(lambda a: a[0], problems)))
+    packing = _Packing(jax.device_get(blank_fn(jax.tree.map(lambda a: a[0], problems))))
+    get = packing.get
 
     out = Result(x0.copy(), np.zeros(N), *(np.zeros(N, np.int64) for _ in range(4)), np.zeros(N, np.int32))
     queue = np.arange(N)
-    slots = _Slots(problems, blank, batch)
+    slots = _Slots(problems, packing, batch)
     n_done = 0
     while True:
         empty = np.flatnonzero(slots.owner < 0)
@@ -409,14 +436,13 @@ def minimise(fun: Callable, x0, args, A=None, b=None, *, options: Options = Opti
             slots.fill(empty[:take], queue[:take])
             queue = queue[take:]
         steps = chunk if slots.size == batch else TAIL_CHUNK
-        state = jax.device_get(run(slots.prob, slots.state, steps))
-        slots.state = jax.tree.map(np.array, state)
-        finished = np.flatnonzero((slots.owner >= 0) & (slots.state.status != Status.RUNNING))
-        owners = slots.owner[finished]
-        st = slots.state
-        out.x[owners], out.f[owners], out.status[owners] = st.x[finished], st.f[finished], st.status[finished]
-        out.iterations[owners], out.f_count[owners] = st.iters[finished], st.f_count[finished]
-        out.g_count[owners], out.h_count[owners] = st.g_count[finished], st.h_count[finished]
+        slots.rows = np.array(run(slots.prob, slots.rows, steps))
+        rows = slots.rows
+        finished = np.flatnonzero((slots.owner >= 0) & (get(rows, "status") != Status.RUNNING))
+        owners, done = slots.owner[finished], rows[finished]
+        out.x[owners], out.f[owners], out.status[owners] = get(done, "x"), get(done, "f"), get(done, "status")
+        out.iterations[owners], out.f_count[owners] = get(done, "iters"), get(done, "f_count")
+        out.g_count[owners], out.h_count[owners] = get(done, "g_count"), get(done, "h_count")
         slots.owner[finished] = -1
         n_done += len(finished)
         if progress is not None:
@@ -425,14 +451,7 @@ def minimise(fun: Callable, x0, args, A=None, b=None, *, options: Options = Opti
         if len(live) == 0 and len(queue) == 0:
             return out
         if len(queue) == 0 and len(live) <= tail < slots.size:   # gather the stragglers into the tail batch
-            small = _Slots(problems, blank, tail)
-            small.owner[: len(live)] = slots.owner[live]
-            small.prob = jax.tree.map(lambda a: a[np.concatenate([live, np.full(tail - len(live), live[0])])],
-                                      slots.prob)
-            small.state = jax.tree.map(lambda a: a[np.concatenate([live, np.full(tail - len(live), live[0])])],
-                                       slots.state)
-            small.state.status[len(live):] = Status.CONVERGED
-            slots = small
+            slots = slots.gather(live, tail)
 
 
 @functools.lru_cache(maxsize=None)
