@@ -22,20 +22,26 @@ DEMO_TRUTH = {"s2": 0.970, "te": 2048e-12, "rex": 0.149}   # relax's generator: 
 
 
 def _print_table(result, out):
+    """One row per residue; parameters of residues that were not fitted (SKIPPED_*) show as '-'."""
     cols = result.columns()
-    names = [c for c in cols if c not in ("model",)]
+    names = [c for c in cols if c != "model"]
     out.write("  ".join(f"{c:>14}" for c in names) + "\n")
     for i in range(len(result.residues)):
+        skipped = cols["status"][i].startswith("SKIPPED")
         cells = []
         for c in names:
             v = cols[c][i]
-            cells.append(f"{v:>14.8g}" if isinstance(v, (float, np.floating)) else f"{str(v):>14}")
+            if skipped and c in result.params:
+                cells.append(f"{'-':>14}")
+            else:
+                cells.append(f"{v:>14.8g}" if isinstance(v, (float, np.floating)) else f"{str(v):>14}")
         out.write("  ".join(cells) + "\n")
 
 
-def demo(out=sys.stdout) -> int:
+def demo(out=None) -> int:
     """Read the bundled relax files of the paper's Fig. 2 point, back-calculate its rates at the
     true parameters, and fit model m4 (grid search + Newton–GMW–backtracking + Method of Multipliers)."""
+    out = out or sys.stdout
     data = examples.load_example(DEMO)
     exp = data.experiment
     out.write(f"mfjax demo: {DEMO} (relax test-suite data, d'Auvergne & Gooley 2008 Fig. 2)\n")
@@ -56,7 +62,8 @@ def demo(out=sys.stdout) -> int:
     return 0
 
 
-def _fit_command(args, out=sys.stdout) -> int:
+def _fit_command(args, out=None) -> int:
+    out = out or sys.stdout
     files = [(path, kind, float(field)) for path, kind, field in args.data]
     data = read_relax(files, nucleus=args.nucleus)
     if data.skipped:
