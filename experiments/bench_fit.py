@@ -223,10 +223,13 @@ def bench_straggler(quick: int | None, repeats: int, straggler_iter: int) -> dic
     options = driver.Options(constrained=True, line_search="backtrack", hessian_mod="gmw", func_tol=1e-25,
                              grad_tol=None)
 
-    def run(with_straggler: bool):
+    def run(with_straggler: bool | str):
         with jax.enable_x64(True):
             t0 = time.perf_counter()
-            if with_straggler:
+            if with_straggler == "alone":
+                res = driver.minimise(problem.fun, start_s[n:], jax.tree.map(lambda a: a[n:], args_s), A, b,
+                                      options=options, max_iter=max_iter_s[n:], converge=converge_s[n:])
+            elif with_straggler:
                 res = driver.minimise(problem.fun, start_s, args_s, A, b, options=options, max_iter=max_iter_s,
                                       converge=converge_s)
             else:
@@ -244,7 +247,10 @@ def bench_straggler(quick: int | None, repeats: int, straggler_iter: int) -> dic
         strag_t.append(run(True)[0])
     others_same = bool(np.array_equal(strag.x[:n], plain.x) and np.array_equal(strag.f[:n], plain.f)
                        and np.array_equal(strag.iterations[:n], plain.iterations))
+    run("alone")
+    alone_t = [run("alone")[0] for _ in range(repeats)]
     med_plain, med_strag = statistics.median(plain_t), statistics.median(strag_t)
+    med_alone = statistics.median(alone_t)
     log(f"[straggler] without {med_plain:.2f} s, with {med_strag:.2f} s")
     return dict(n_problems=n, straggler_copy_of_grid_index=int(idx[k]), straggler_max_iter=straggler_iter,
                 straggler_iterations=int(strag.iterations[n]), straggler_status=Status(int(strag.status[n])).name,
@@ -253,6 +259,8 @@ def bench_straggler(quick: int | None, repeats: int, straggler_iter: int) -> dic
                 first_call_without_s=t_plain_first, first_call_with_s=t_strag_first,
                 warm_without_s=plain_t, warm_with_s=strag_t, warm_without_median_s=med_plain,
                 warm_with_median_s=med_strag, ratio_with_over_without=med_strag / med_plain,
+                straggler_alone_s=alone_t, straggler_alone_median_s=med_alone,
+                extra_cost_over_alone_cost=(med_strag - med_plain) / med_alone,
                 extra_s_per_straggler_f_eval=(med_strag - med_plain) / max(int(strag.f_count[n]), 1),
                 other_results_identical=others_same)
 
