@@ -111,7 +111,7 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     model = models.get_model(model)
     problem = residue_problem(data, model, diffusion=diffusion, r=r, csa=csa, vectors=vectors)
     n, scales = data.n_residues, np.asarray(problem.scales)
-    tm = None if model.local_tm else getattr(diffusion, "tm", None)
+    tm = None if model.local_tm or diffusion is None else float(diffusion.tm)
     A, b = models.linear_constraints(model, tm=tm)
 
     grid_count = np.zeros(n, np.int64)

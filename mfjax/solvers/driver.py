@@ -2,13 +2,15 @@
 Multipliers for linear constraints A·x ≥ b, as minfx does it, for a whole batch at once.
 
 The algorithm is written as ONE state machine whose step evaluates f, ∇f and ∇²f at one trial
-point: the line search's accept/reject, the inner Newton iteration and the outer multiplier
-update are all transitions of that step (no nested loops, so under ``vmap`` nothing waits for a
-nested loop's slowest element). The driver runs a bounded number of steps on device, brings the
-``done`` mask to the host, gathers the unfinished problems into a smaller batch (padded to a few
-fixed sizes so shapes repeat) and goes on: the cost follows the total number of iterations, not
-N × the slowest problem. With several devices each device runs its own loop on its shard
-(``jax.shard_map``) and stops independently.
+point: the set-up at x0, the line search's accept/reject, the inner Newton iteration and the outer
+multiplier update are all transitions of that step (no nested loops, so under ``vmap`` nothing
+waits for a nested loop's slowest element). Problems flow from a queue through a fixed number of
+slots: the device runs a bounded number of steps, the host empties the finished slots and refills
+them from the queue (compaction by refill), and once the queue is empty the last stragglers are
+gathered into a one-slot tail batch. Two batch shapes per (function, options), so nothing
+recompiles needlessly, and the cost follows the total number of steps, not N × the slowest
+problem. With several devices each device runs its own loop on its shard (``jax.shard_map``) and
+stops independently.
 
 The driver knows nothing about NMR: it minimises ``fun(x, args)`` for each problem.
 Counting (iter, f_count, g_count, h_count) and convergence tests follow minfx 1.0.13
@@ -17,7 +19,6 @@ Counting (iter, f_count, g_count, h_count) and convergence tests follow minfx 1.
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple
 
