@@ -436,7 +436,8 @@ def minimise(fun: Callable, x0, args, A=None, b=None, *, options: Options = Opti
         if take:
             slots.fill(empty[:take], queue[:take])
             queue = queue[take:]
-        steps = chunk if slots.size == batch else TAIL_CHUNK
+        # short chunks while slots can be refilled or shrunk; long ones once only the tail is left
+        steps = TAIL_CHUNK if len(queue) == 0 and slots.size <= tail else chunk
         slots.rows = np.array(run(slots.prob, slots.rows, steps))
         rows = slots.rows
         finished = np.flatnonzero((slots.owner >= 0) & (get(rows, "status") != Status.RUNNING))
