@@ -12,6 +12,75 @@ import math
 import jax.numpy as jnp
 
 
+def _factor(H, eps):
+    """GMW81 on the entries of H as Python lists of scalars: (r, perm, e), with r upper triangular
+    (r[j][i], i ≥ j), perm[j] the original index at pivot position j, e[j] the modification added to
+    the j-th pivot. Every data-dependent choice is an elementwise select on scalars, so under vmap
+    the whole factorisation fuses into a few elementwise kernels (no gathers, no scatters)."""
+    n = H.shape[-1]
+    a = [[H[i, k] for k in range(n)] for i in range(n)]
+    for i in range(n):                       # minfx reads the upper triangle only
+        for k in range(i):
+            a[i][k] = a[k][i]
+    zero = jnp.zeros_like(H[0, 0])
+    gamma = jnp.abs(a[0][0])
+    for i in range(1, n):
+        gamma = jnp.maximum(gamma, jnp.abs(a[i][i]))
+    xi = zero
+    for i in range(n):
+        for k in range(i + 1, n):
+            xi = jnp.maximum(xi, jnp.abs(a[i][k]))
+    delta = eps * jnp.maximum(gamma + xi, 1.0)
+    if n == 1:
+        beta = jnp.sqrt(jnp.maximum(gamma, eps))
+    else:
+        beta = jnp.sqrt(jnp.maximum(jnp.maximum(gamma, xi / math.sqrt(n ** 2 - 1)), eps))
+
+    r = [[zero] * n for _ in range(n)]
+    perm = [jnp.asarray(i) for i in range(n)]
+    e = []
+    for j in range(n):
+        # Pivot: sequential scan with >=, so ties (and later equal values) pick the later index.
+        q, best = jnp.asarray(j), jnp.abs(a[j][j])
+        for i in range(j + 1, n):
+            take = jnp.abs(a[i][i]) >= best
+            q, best = jnp.where(take, i, q), jnp.where(take, jnp.abs(a[i][i]), best)
+        for c in range(j + 1, n):            # swap j <-> c where the pivot is c: a = p·a·p, r = r·p
+            sw = q == c
+            src = list(range(n))
+            src[j], src[c] = c, j
+            a = [[jnp.where(sw, a[src[i]][src[k]], a[i][k]) if j in (i, k) or c in (i, k) else a[i][k]
+                  for k in range(n)] for i in range(n)]
+            r = [[jnp.where(sw, r[i][src[k]], r[i][k]) if k in (j, c) else r[i][k] for k in range(n)]
+                 for i in range(n)]
+            perm[j], perm[c] = jnp.where(sw, perm[c], perm[j]), jnp.where(sw, perm[j], perm[c])
+        theta = zero
+        for i in range(j + 1, n):
+            theta = jnp.maximum(theta, jnp.abs(a[j][i]))
+        d = jnp.maximum(jnp.maximum(jnp.abs(a[j][j]), (theta / beta) ** 2), delta)
+        e.append(d - a[j][j])
+        r[j][j] = jnp.sqrt(d)
+        for i in range(j + 1, n):
+            r[j][i] = a[j][i] / r[j][j]
+        for i in range(j + 1, n):            # a_ik = a_ki = a_ki − r_ji r_jk for j < k ≤ i
+            for k in range(j + 1, i + 1):
+                a[k][i] = a[k][i] - r[j][i] * r[j][k]
+                a[i][k] = a[k][i]
+    return r, perm, e
+
+
+def _unpermute(values, perm):
+    """out[perm[j]] = values[j] for a list of scalars, by selects."""
+    n = len(values)
+    out = []
+    for k in range(n):
+        acc = jnp.zeros_like(values[0])
+        for j in range(n):
+            acc = jnp.where(perm[j] == k, values[j], acc)
+        out.append(acc)
+    return out
+
+
 def gmw_cholesky(H, eps=1e-16):
     """GMW81 factorisation of one symmetric (n, n) matrix.
 
@@ -27,52 +96,11 @@ def gmw_cholesky(H, eps=1e-16):
     """
     H = jnp.asarray(H)
     n = H.shape[-1]
-    idx = jnp.arange(n)
-    diag = jnp.diagonal(H)
-    gamma = jnp.max(jnp.abs(diag))
-    iu = [(i, j) for i in range(n) for j in range(i + 1, n)]
-    if iu:
-        xi = jnp.max(jnp.abs(jnp.stack([H[i, j] for i, j in iu])))
-    else:
-        xi = jnp.zeros_like(gamma)
-    delta = eps * jnp.maximum(gamma + xi, 1.0)
-    if n == 1:
-        beta = jnp.sqrt(jnp.maximum(gamma, eps))
-    else:
-        beta = jnp.sqrt(jnp.maximum(jnp.maximum(gamma, xi / math.sqrt(n**2 - 1)), eps))
-
-    a = H
-    r = jnp.zeros_like(H)
-    perm = idx
-    e_perm = []
-    for j in range(n):
-        # Pivot: sequential scan with >=, so ties (and later equal values) pick the later index.
-        q = jnp.asarray(j)
-        best = jnp.abs(a[j, j])
-        for i in range(j + 1, n):
-            take = jnp.abs(a[i, i]) >= best
-            q = jnp.where(take, i, q)
-            best = jnp.where(take, jnp.abs(a[i, i]), best)
-        swap = jnp.where(idx == j, q, jnp.where(idx == q, j, idx))
-        a = a[swap][:, swap]          # a = p·a·p
-        r = r[:, swap]                # r = r·p (columns only)
-        perm = perm[swap]             # P = P·p, P = I[:, perm]
-
-        theta = jnp.max(jnp.abs(a[j, j + 1:])) if j < n - 1 else jnp.zeros_like(gamma)
-        d = jnp.maximum(jnp.maximum(jnp.abs(a[j, j]), (theta / beta) ** 2), delta)
-        e_perm.append(d - a[j, j])
-        rjj = jnp.sqrt(d)
-        r = r.at[j, j].set(rjj)
-        if j < n - 1:
-            row = a[j, j + 1:] / rjj
-            r = r.at[j, j + 1:].set(row)
-            # a_ki -= r_ji r_jk for j < k <= i (upper triangle), then mirror it to keep a symmetric.
-            upd = a[j + 1:, j + 1:] - jnp.outer(row, row)
-            upper = jnp.triu(jnp.ones((n - j - 1, n - j - 1), dtype=bool))
-            a = a.at[j + 1:, j + 1:].set(jnp.where(upper, upd, upd.T))
-
-    L = jnp.zeros_like(r).at[perm].set(r.T)   # L = P·rᵀ (a row permutation, done exactly)
-    E = jnp.zeros(n, dtype=H.dtype).at[perm].set(jnp.stack(e_perm))
+    r, perm, e = _factor(H, eps)
+    rt = jnp.stack([jnp.stack([r[k][i] for k in range(n)]) for i in range(n)])      # rᵀ
+    perm = jnp.stack(perm)
+    L = jnp.zeros_like(rt).at[perm].set(rt)   # L = P·rᵀ (a row permutation, done exactly)
+    E = jnp.stack(_unpermute(e, perm))
     return L, perm, E
 
 
@@ -83,23 +111,27 @@ def gmw_direction(H, g, eps=1e-16):
     triangular factor (rᵀ y = Pᵀ g, then r z = y, p = −P z): the same mathematics, round-off apart, at
     a fraction of the cost of batched LAPACK calls for these tiny matrices.
     """
-    L, perm, _ = gmw_cholesky(H, eps)
-    rt = L[perm]                              # rᵀ, lower triangular
     n = g.shape[-1]
-    gp = g[perm]
+    r, perm, _ = _factor(jnp.asarray(H), eps)
+    gp = []
+    for j in range(n):                        # (Pᵀ g)_j = g[perm[j]]
+        acc = jnp.zeros_like(g[0])
+        for k in range(n):
+            acc = jnp.where(perm[j] == k, g[k], acc)
+        gp.append(acc)
     y = []
     for i in range(n):                        # forward substitution: rᵀ y = Pᵀ g
         acc = gp[i]
         for k in range(i):
-            acc = acc - rt[i, k] * y[k]
-        y.append(acc / rt[i, i])
+            acc = acc - r[k][i] * y[k]
+        y.append(acc / r[i][i])
     z = [None] * n
-    for i in reversed(range(n)):              # back substitution: r z = y  (r = (rᵀ)ᵀ)
+    for i in reversed(range(n)):              # back substitution: r z = y
         acc = y[i]
         for k in range(i + 1, n):
-            acc = acc - rt[k, i] * z[k]
-        z[i] = acc / rt[i, i]
-    return -jnp.zeros_like(g).at[perm].set(jnp.stack(z))
+            acc = acc - r[i][k] * z[k]
+        z[i] = acc / r[i][i]
+    return -jnp.stack(_unpermute(z, perm))
 
 
 def unmodified_newton_direction(H, g):
