@@ -109,6 +109,8 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     if algorithm not in ALGORITHMS:
         raise ValueError(f"unknown algorithm {algorithm!r}; available: {ALGORITHMS}")
     model = models.get_model(model)
+    options = driver.Options(constrained=bool(constraints), line_search=line_search, hessian_mod=hessian_mod,
+                             func_tol=func_tol, grad_tol=grad_tol)      # validates the settings up front
     problem = residue_problem(data, model, diffusion=diffusion, r=r, csa=csa, vectors=vectors)
     n, scales = data.n_residues, np.asarray(problem.scales)
     tm = None if model.local_tm or diffusion is None else float(diffusion.tm)
@@ -127,8 +129,6 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
         start = np.zeros((n, 0))
 
     if model.n_params:
-        options = driver.Options(constrained=bool(constraints), line_search=line_search, hessian_mod=hessian_mod,
-                                 func_tol=func_tol, grad_tol=grad_tol)
         res = driver.minimise(problem.fun, start, problem.args, A, b, options=options, max_iter=max_iter,
                               n_devices=n_devices, progress=progress)
         x, chi2 = res.x, res.f

@@ -145,3 +145,12 @@ def test_local_tm_model_recovers_its_truth():
     for name in truth:
         np.testing.assert_allclose(res.params[name], truth[name], rtol=1e-6)
     assert np.all(res.status == Status.CONVERGED)
+
+
+def test_unknown_settings_are_refused(fig2):
+    with pytest.raises(ValueError, match="line search"):
+        fit(fig2, "m0", diffusion=TM, line_search="wolfe")
+    with pytest.raises(ValueError, match="algorithm"):
+        fit(fig2, "m4", diffusion=TM, algorithm="simplex")
+    with pytest.raises(ValueError, match="x0"):
+        fit(fig2, "m4", diffusion=TM, x0={"s2": [1.0], "te": [0.0]})
