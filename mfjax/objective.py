@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import relaxation
+from ._padding import padded_size
 from ._x64 import x64
 from .constants import N15_CSA, NH_BOND_LENGTH
 from .data import Experiment, RelaxationData
@@ -237,11 +238,6 @@ def _inputs(exp: Experiment, model: Model, params, diffusion, r, csa, vectors, n
     return _Inputs(params, vectors, d, c)
 
 
-def _bucket(n: int) -> int:
-    """Padded batch size: the next power of two (at least 8), so that varying n reuses compilations."""
-    return max(8, 1 << (n - 1).bit_length())
-
-
 def _pad(a, size: int) -> np.ndarray:
     """``a`` with its last row repeated up to ``size`` rows."""
     a = np.asarray(a)
@@ -249,9 +245,9 @@ def _pad(a, size: int) -> np.ndarray:
 
 
 def _evaluate(model: Model, layout: _Layout, with_chi2: bool, inputs: _Inputs, diffusion, values, errors, mask):
-    """Run the batched back-calculation (or χ²) on n residues, padded to ``_bucket(n)`` rows."""
+    """Run the batched back-calculation (or χ²) on n residues, padded to ``padded_size(n, 8)`` rows."""
     n = inputs.d.shape[0]
-    size = _bucket(n)
+    size = padded_size(n, 8)
     params, vectors, d, c, values, errors, mask = jax.tree_util.tree_map(
         lambda a: _pad(a, size), (inputs.params, inputs.vectors, inputs.d, inputs.c, values, errors, mask))
     out = _batched(model, layout, with_chi2)(params, diffusion, vectors, d, c, values, errors, mask)
@@ -309,7 +305,7 @@ def residue_problem(data: RelaxationData, model, diffusion=None, r=NH_BOND_LENGT
     args = {"values": values, "errors": errors, "mask": mask, "d": np.asarray(inputs.d), "c": np.asarray(inputs.c)}
     if not model.local_tm:
         n = data.n_residues
-        weights, taus = _batched_components(diffusion, _pad(inputs.vectors, _bucket(n)))
+        weights, taus = _batched_components(diffusion, _pad(inputs.vectors, padded_size(n, 8)))
         args["weights"] = np.asarray(weights, dtype=np.float64)[:n]
         args["taus"] = np.asarray(taus, dtype=np.float64)[:n]
     return Problem(_scaled_chi2(model, layout), args, scaling(model))

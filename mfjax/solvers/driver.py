@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, PartitionSpec
 
+from mfjax._padding import padded_size
 from mfjax.solvers import gmw, linesearch
 from mfjax.status import Status
 
@@ -296,17 +297,13 @@ class Result(NamedTuple):
     status: np.ndarray
 
 
-def _pow2(n: int) -> int:
-    return 1 << (max(int(n), 1) - 1).bit_length()
-
-
 def default_sizes(n_problems: int, n_devices: int, platform: str) -> tuple[int, int]:
     """(batch, tail) slot counts per call: the bulk runs in ``batch`` slots (a power of two per
     device, at most 64 per CPU device — the fastest per problem-step on CPU, measured with
     experiments/bench_fit.py — or 16384 per accelerator), the stragglers in one slot per device."""
     per_device = -(-n_problems // n_devices)
     cap = 64 if platform == "cpu" else 16384
-    return min(_pow2(per_device), cap) * n_devices, n_devices
+    return min(padded_size(per_device), cap) * n_devices, n_devices
 
 
 class _Packing:
