@@ -96,10 +96,20 @@ def test_chunk_and_compact_give_the_same_answer():
     rng = np.random.default_rng(1)
     x0 = rng.uniform(-2, 2, (40, 2))
     a = rng.uniform(-1.5, 1.5, (40, 1))
-    one_go = minimise(rosenbrock, x0, a, options=UNCONSTRAINED, chunk=100_000)
+    one_go = minimise(rosenbrock, x0, a, options=UNCONSTRAINED, chunk=100_000)     # all 40 in 64 slots
     chunked = minimise(rosenbrock, x0, a, options=UNCONSTRAINED, chunk=2)
     np.testing.assert_array_equal(chunked.x, one_go.x)
     np.testing.assert_array_equal(chunked.iterations, one_go.iterations)
+    # 40 problems through 4 slots refilled on the device from queues of 3 (14 host visits at least),
+    # then the last ones in 2 tail slots; progress counts every problem once.
+    seen = []
+    queued = minimise(rosenbrock, x0, a, options=UNCONSTRAINED, batch_size=4, tail_size=2, queue_size=3, chunk=5,
+                      progress=lambda done, n: seen.append(done))
+    np.testing.assert_allclose(queued.x, one_go.x, rtol=1e-12)
+    np.testing.assert_array_equal(queued.iterations, one_go.iterations)
+    np.testing.assert_array_equal(queued.f_count, one_go.f_count)
+    np.testing.assert_array_equal(queued.status, one_go.status)
+    assert len(seen) >= 14 and seen[-1] == 40 and np.all(np.diff(seen) >= 0)
 
 
 def test_forced_straggler_runs_to_max_iter_without_changing_the_others():
@@ -127,8 +137,9 @@ def test_two_cpu_devices_give_the_same_results():
         x0 = rng.uniform(-2, 2, (37, 2)); a = rng.uniform(-1.5, 1.5, (37, 1))
         A = np.array([[-1.0, 0.0]]); b = np.array([-0.8])
         assert len(jax.devices()) == 2
-        two = minimise(rosenbrock, x0, a, A, b, chunk=3)
-        one = minimise(rosenbrock, x0, a, A, b, chunk=3, n_devices=1)
+        sizes = dict(batch_size=8, tail_size=2, queue_size=4, chunk=3)   # queued bulk, then the tail
+        two = minimise(rosenbrock, x0, a, A, b, **sizes)
+        one = minimise(rosenbrock, x0, a, A, b, n_devices=1, **sizes)
         np.save(__import__("sys").argv[1], np.stack([two.x, one.x]))
         assert (two.iterations == one.iterations).all() and (two.status == one.status).all()
     """)
