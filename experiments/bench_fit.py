@@ -197,8 +197,9 @@ def bench_grid(name: str, quick: int | None, repeats: int) -> dict:
 
 
 def bench_straggler(quick: int | None, repeats: int, straggler_iter: int) -> dict:
-    """RG through driver.minimise from the grid-search starts (as fit does), with and without one extra
-    problem (a copy of the Fig. 2 point) that may not converge and runs ``straggler_iter`` iterations."""
+    """The RG pipeline as ``fit`` runs it (grid search, then driver.minimise from the grid's best
+    points), with and without one extra problem (a copy of the Fig. 2 point) that may not converge
+    and runs ``straggler_iter`` iterations; and that problem alone through the same pipeline."""
     from mfjax.objective import residue_problem
     from mfjax.solvers import driver, grid
 
@@ -207,62 +208,60 @@ def bench_straggler(quick: int | None, repeats: int, straggler_iter: int) -> dic
     with jax.enable_x64(True):
         problem = residue_problem(data, model, diffusion=FIT_KWARGS["diffusion"], r=FIT_KWARGS["r"],
                                   csa=FIT_KWARGS["csa"])
-        scales = np.asarray(problem.scales)
-        A, b = models.linear_constraints(model, tm=FIT_KWARGS["diffusion"].tm)
-        lower, upper = models.grid_bounds(model, FIT_KWARGS["grid_bounds"])
-        start, _, _ = grid.grid_search(problem.fun, problem.args, lower / scales, upper / scales,
-                                       np.full(model.n_params, FIT_KWARGS["grid_inc"]), A, b)
-    start = np.asarray(start)
+    scales = np.asarray(problem.scales)
+    A, b = models.linear_constraints(model, tm=FIT_KWARGS["diffusion"].tm)
+    lower, upper = models.grid_bounds(model, FIT_KWARGS["grid_bounds"])
     n = data.n_residues
     hit = np.flatnonzero(np.all([np.isclose(truth[p], v, rtol=1e-12, atol=0) for p, v in FIG2_POINT.items()], 0))
     k = int(hit[0]) if hit.size else n // 2
     args_s = jax.tree.map(lambda a: np.concatenate([np.asarray(a), np.asarray(a)[k:k + 1]]), problem.args)
-    start_s = np.concatenate([start, start[k:k + 1]])
-    max_iter_s = np.concatenate([np.full(n, 10_000_000), [straggler_iter]])
-    converge_s = np.concatenate([np.ones(n, bool), [False]])
     options = driver.Options(constrained=True, line_search="backtrack", hessian_mod="gmw", func_tol=1e-25,
                              grad_tol=None)
+    cases = {   # name -> (args, max_iter, converge)
+        "without": (problem.args, np.full(n, 10_000_000), np.ones(n, bool)),
+        "with": (args_s, np.append(np.full(n, 10_000_000), straggler_iter), np.append(np.ones(n, bool), False)),
+        "alone": (jax.tree.map(lambda a: a[n:], args_s), np.array([straggler_iter]), np.array([False])),
+    }
 
-    def run(with_straggler: bool | str):
+    def run(case: str):
+        args, max_iter, converge = cases[case]
         with jax.enable_x64(True):
             t0 = time.perf_counter()
-            if with_straggler == "alone":
-                res = driver.minimise(problem.fun, start_s[n:], jax.tree.map(lambda a: a[n:], args_s), A, b,
-                                      options=options, max_iter=max_iter_s[n:], converge=converge_s[n:])
-            elif with_straggler:
-                res = driver.minimise(problem.fun, start_s, args_s, A, b, options=options, max_iter=max_iter_s,
-                                      converge=converge_s)
-            else:
-                res = driver.minimise(problem.fun, start, problem.args, A, b, options=options,
-                                      max_iter=10_000_000)
-            np.asarray(res.x)
+            start, _, _ = grid.grid_search(problem.fun, args, lower / scales, upper / scales,
+                                           np.full(model.n_params, FIT_KWARGS["grid_inc"]), A, b)
+            res = driver.minimise(problem.fun, np.asarray(start), args, A, b, options=options, max_iter=max_iter,
+                                  converge=converge)
             return time.perf_counter() - t0, res
 
     log(f"[straggler] {n} + 1 problems (copy of grid point {int(idx[k])}), warm-up ...")
-    t_plain_first, plain = run(False)
-    t_strag_first, strag = run(True)
-    plain_t, strag_t = [], []
-    for _ in range(repeats):   # interleaved, so drifting machine load hits both alike
-        plain_t.append(run(False)[0])
-        strag_t.append(run(True)[0])
+    first = {case: run(case) for case in cases}
+    times = {case: [] for case in cases}
+    for _ in range(repeats):   # interleaved, so drifting machine load hits every case alike
+        for case in cases:
+            times[case].append(run(case)[0])
+    plain, strag = first["without"][1], first["with"][1]
     others_same = bool(np.array_equal(strag.x[:n], plain.x) and np.array_equal(strag.f[:n], plain.f)
                        and np.array_equal(strag.iterations[:n], plain.iterations))
-    run("alone")
-    alone_t = [run("alone")[0] for _ in range(repeats)]
-    med_plain, med_strag = statistics.median(plain_t), statistics.median(strag_t)
-    med_alone = statistics.median(alone_t)
-    log(f"[straggler] without {med_plain:.2f} s, with {med_strag:.2f} s")
-    return dict(n_problems=n, straggler_copy_of_grid_index=int(idx[k]), straggler_max_iter=straggler_iter,
+    changed = np.any(strag.x[:n] != plain.x, axis=1)
+    rel_change = np.abs(strag.x[:n] - plain.x) / np.maximum(np.abs(plain.x), 1e-300)
+    med = {case: statistics.median(t) for case, t in times.items()}
+    log(f"[straggler] without {med['without']:.2f} s, with {med['with']:.2f} s, alone {med['alone']:.2f} s")
+    f_strag = int(strag.f_count[n])
+    return dict(pipeline="grid search + driver.minimise, as mfjax.fit", n_problems=n,
+                straggler_copy_of_grid_index=int(idx[k]), straggler_max_iter=straggler_iter,
                 straggler_iterations=int(strag.iterations[n]), straggler_status=Status(int(strag.status[n])).name,
-                straggler_f_count=int(strag.f_count[n]), others_iterations_max=int(plain.iterations.max()),
+                straggler_f_count=f_strag, straggler_f_count_per_iteration=f_strag / max(int(strag.iterations[n]), 1),
+                others_f_count_total=int(plain.f_count.sum()), others_iterations_max=int(plain.iterations.max()),
                 others_iterations_total=int(plain.iterations.sum()),
-                first_call_without_s=t_plain_first, first_call_with_s=t_strag_first,
-                warm_without_s=plain_t, warm_with_s=strag_t, warm_without_median_s=med_plain,
-                warm_with_median_s=med_strag, ratio_with_over_without=med_strag / med_plain,
-                straggler_alone_s=alone_t, straggler_alone_median_s=med_alone,
-                extra_cost_over_alone_cost=(med_strag - med_plain) / med_alone,
-                extra_s_per_straggler_f_eval=(med_strag - med_plain) / max(int(strag.f_count[n]), 1),
-                other_results_identical=others_same)
+                first_call_s={case: first[case][0] for case in cases},
+                warm_without_s=times["without"], warm_with_s=times["with"], straggler_alone_s=times["alone"],
+                warm_without_median_s=med["without"], warm_with_median_s=med["with"],
+                straggler_alone_median_s=med["alone"], ratio_with_over_without=med["with"] / med["without"],
+                extra_cost_over_alone_cost=(med["with"] - med["without"]) / med["alone"],
+                extra_s_per_straggler_f_eval=(med["with"] - med["without"]) / max(f_strag, 1),
+                other_results_identical=others_same, others_changed=int(changed.sum()),
+                others_changed_max_rel_change=float(rel_change.max()),
+                others_changed_max_abs_change=float(np.abs(strag.x[:n] - plain.x).max()))
 
 
 def enable_cache(path: str) -> str:
