@@ -7,10 +7,10 @@ multiplier update are all transitions of that step (no nested loops, so under ``
 waits for a nested loop's slowest element). Problems flow through a fixed number of slots: the
 host hands the device a queue, and inside the device loop a finished slot takes the next queued
 problem at once (compaction by refill, no host round trip); once the host has nothing left to hand
-out, the last stragglers are gathered into a one-slot tail batch. Fixed batch shapes per
-(function, options), so nothing recompiles needlessly, and the cost follows the total number of
-steps, not N × the slowest problem. With several devices each device runs its own loop on its shard (``jax.shard_map``) and
-stops independently.
+out, the last stragglers are gathered into a small tail batch (TAIL_SLOTS per device). Fixed
+batch shapes per (function, options), so nothing recompiles needlessly, and the cost follows the
+total number of steps, not N × the slowest problem. With several devices each device runs its own
+loop on its shard (``jax.shard_map``) and stops independently.
 
 The driver knows nothing about NMR: it minimises ``fun(x, args)`` for each problem.
 Counting (iter, f_count, g_count, h_count) and convergence tests follow minfx 1.0.13
@@ -315,7 +315,8 @@ def _step_one(fun, opts, prob: Problem, s: State) -> State:
 # (compaction by refill, on the device, so no slot idles and no step waits for the host). The host
 # visits only when a queue is used up. Once the host has nothing left to hand out and few problems
 # are still running, they move to a small tail batch, so a straggler costs its own steps only.
-# Two batch sizes per (function, options, queue length): two compilations.
+# At most three programs per (function, options, sizes): the queued bulk (only when the problems
+# outnumber the slots), the plain loop at the bulk size (only when they do not) and at the tail size.
 
 class Result(NamedTuple):
     """Per-problem results (numpy arrays, leading axis = problem)."""
