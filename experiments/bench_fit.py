@@ -8,8 +8,9 @@ compile + run: the first fit of that model in this process), the warm time (medi
 further calls), iteration and call counts, status counts, how many points reach χ² < 1e-20 and how
 many recover the truth (every fitted parameter within 1e-6 relative; 1e-9 absolute where the truth is
 0), and the exceptions. Then the straggler case (one extra RG problem forced to run 10,000
-iterations, straight through ``mfjax.solvers.driver.minimise``) and the persistent compilation cache
-(first-call time of the RG fit in two fresh child processes sharing one cache folder).
+iterations, through the grid search + ``mfjax.solvers.driver.minimise`` pipeline as ``fit`` runs it),
+batch independence (the RG as one batch, permuted, and every 10th point alone), and the persistent
+compilation cache (first-call time of the RG fit in two fresh child processes sharing one cache folder).
 
     .venv/bin/python experiments/bench_fit.py --quick            # 64 points per grid, smoke run
     .venv/bin/python experiments/bench_fit.py --out bench.json   # full grids (2,640 and 1,936 points)
@@ -264,6 +265,39 @@ def bench_straggler(quick: int | None, repeats: int, straggler_iter: int) -> dic
                 others_changed_max_abs_change=float(np.abs(strag.x[:n] - plain.x).max()))
 
 
+def bench_batch_independence(quick: int | None, alone_every: int) -> dict:
+    """The RG fitted as one batch, as a permuted batch, and every ``alone_every``-th point on its own:
+    the largest relative change of any fitted parameter (absolute where its truth is 0), and how
+    many points change by more than 1e-12 relative (the issue's tolerance)."""
+    model, truth, data, idx = load_grid("RG", quick)
+    full = FIT(data, model, **FIT_KWARGS)
+    perm = np.random.default_rng(0).permutation(data.n_residues)
+    permuted = FIT(data.subset(perm), model, **FIT_KWARGS)
+    alone_idx = np.arange(0, data.n_residues, alone_every)
+    alone = [FIT(data.subset([int(i)]), model, **FIT_KWARGS) for i in alone_idx]
+
+    def compare(get_other, rows):
+        """Relative change where the truth is not 0; absolute change (reported apart) where it is."""
+        worst, worst_abs, n_over, where = 0.0, 0.0, 0, None
+        for j, i in enumerate(rows):
+            for p, ref in full.params.items():
+                a, b = float(ref[i]), float(get_other(j)[p])
+                if p in truth and truth[p][i] == 0.0:
+                    worst_abs = max(worst_abs, abs(a - b))
+                    continue
+                change = abs(a - b) / abs(a)
+                if change > worst:
+                    worst, where = change, dict(grid_index=int(idx[i]), parameter=p, batch=a, other=b)
+                n_over += change > 1e-12
+        return dict(n_points=len(rows), max_rel_change=worst, n_values_over_1e_12=int(n_over), worst=where,
+                    max_abs_change_where_truth_is_0=worst_abs)
+
+    inverse = np.argsort(perm)
+    return dict(
+        permuted=compare(lambda j: {p: v[inverse[j]] for p, v in permuted.params.items()}, range(data.n_residues)),
+        alone=compare(lambda j: {p: v[0] for p, v in alone[j].params.items()}, alone_idx))
+
+
 def enable_cache(path: str) -> str:
     """The persistent compilation cache in ``path``; returns how it was switched on."""
     helper = getattr(mfjax, "enable_compilation_cache", None)
@@ -320,8 +354,10 @@ def main(argv=None):
     parser.add_argument("--quick-n", type=int, default=64, help="points per grid with --quick (default 64)")
     parser.add_argument("--repeats", type=int, default=3, help="warm calls per timing (median; default 3)")
     parser.add_argument("--straggler-iter", type=int, default=10_000, help="iterations of the straggler")
+    parser.add_argument("--alone-every", type=int, default=10,
+                        help="batch independence: fit every k-th RG point on its own (default 10)")
     parser.add_argument("--out", type=Path, help="also write the JSON to this file")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["RG", "DMG", "straggler", "cache"],
+    parser.add_argument("--skip", nargs="*", default=[], choices=["RG", "DMG", "straggler", "batch", "cache"],
                         help="parts to leave out")
     parser.add_argument("--_cache-child", dest="cache_child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -342,6 +378,8 @@ def main(argv=None):
             doc[name] = bench_grid(name, quick, args.repeats)
     if "straggler" not in args.skip:
         doc["straggler"] = bench_straggler(quick, args.repeats, args.straggler_iter)
+    if "batch" not in args.skip:
+        doc["batch_independence"] = bench_batch_independence(quick, args.alone_every)
     if "cache" not in args.skip:
         doc["compilation_cache"] = bench_cache(quick)
     doc["cpu_after"] = cpu_info()

@@ -137,6 +137,11 @@ def _value_grad_hess(fun, x, args):
     return value, grad, hess
 
 
+@functools.lru_cache(maxsize=None)
+def _jitted(fun):
+    return jax.jit(fun)
+
+
 def _value_grad_hess_scalars(fun, x, args):
     n = x.shape[0]
     xs = tuple(x[i] for i in range(n))
@@ -147,7 +152,8 @@ def _value_grad_hess_scalars(fun, x, args):
             return jax.jvp(lambda t: f(ys[:i] + (t,) + ys[i + 1:]), (ys[i],), (jnp.ones_like(ys[i]),))[1]
         return d
 
-    f = lambda ys: fun(ys, args)
+    fun_jit = _jitted(fun)
+    f = lambda ys: fun_jit(ys, args)
     first = [along(i, f) for i in range(n)]
     second = {(i, j): along(j, first[i])(xs) for i in range(n) for j in range(i, n)}
     grad = jnp.stack([d(xs) for d in first]) if n else jnp.zeros((0,), x.dtype)
@@ -345,15 +351,11 @@ class _Packing:
     float64), with the columns of the fields the host reads and writes."""
 
     def __init__(self, blank: State):
-        self.blank_row, self.unravel = jax.flatten_util.ravel_pytree(blank)
-        self.blank_row = np.asarray(self.blank_row)
-        marks = jax.tree.map(lambda a: np.zeros(np.shape(a)), blank)
-        leaves, treedef = jax.tree.flatten(marks)
-        ids = jax.flatten_util.ravel_pytree(
-            jax.tree.unflatten(treedef, [np.full(np.shape(leaf), k, float) for k, leaf in enumerate(leaves)]))[0]
-        ids = np.asarray(ids)
+        leaves, treedef = jax.tree.flatten(blank)       # the order of ravel_pytree, in numpy (no compiles)
+        self.blank_row = np.concatenate([np.ravel(np.asarray(leaf, np.float64)) for leaf in leaves])
+        leaf_of_column = np.repeat(np.arange(len(leaves)), [np.size(leaf) for leaf in leaves])
         field_ids = jax.tree.unflatten(treedef, list(range(len(leaves))))
-        self.columns = {name: np.flatnonzero(ids == getattr(field_ids, name))
+        self.columns = {name: np.flatnonzero(leaf_of_column == getattr(field_ids, name))
                         for name in State._fields if name != "ls"}
         self.scalar = {name: np.ndim(getattr(blank, name)) == 0 for name in self.columns}
 
@@ -381,11 +383,13 @@ def _compiled(fun: Callable, opts: Options, n_devices: int):
     is free, or — if not — at most ``stop_live`` problems still run. Returns the slots, how many
     queue rows were taken, and the output buffer (Q + S rows, owners, −1 = unused)."""
 
+    step_one = jax.jit(functools.partial(_step_one, fun, opts))   # traced once, shared by both loops
+
     def _unpack_pack_step(prob):
         template = _blank_one(opts, jax.tree.map(lambda a: a[0], prob))
         unravel = jax.flatten_util.ravel_pytree(template)[1]
         return (jax.vmap(unravel), jax.vmap(lambda one: jax.flatten_util.ravel_pytree(one)[0]),
-                jax.vmap(functools.partial(_step_one, fun, opts)))
+                jax.vmap(step_one))
 
     def select(mask, new, old):
         return jax.tree.map(lambda u, v: jnp.where(_rows_like(mask, v), u, v), new, old)
