@@ -21,8 +21,12 @@ DEMO = "S2_0.970_te_2048_Rex_0.149"
 DEMO_TRUTH = {"s2": 0.970, "te": 2048e-12, "rex": 0.149}   # relax's generator: tm 10 ns, r 1.02 Å, CSA -160 ppm
 
 
+_SOLVER_COUNTS = ("iterations", "f_count", "g_count", "h_count", "grid_count")
+
+
 def _print_table(result, out):
-    """One row per residue; parameters of residues that were not fitted (SKIPPED_*) show as '-'."""
+    """One row per residue; the parameters and solver counts of residues that were not fitted
+    (SKIPPED_*: only a placeholder evaluation keeps the batch shape) show as '-'."""
     cols = result.columns()
     names = [c for c in cols if c != "model"]
     out.write("  ".join(f"{c:>14}" for c in names) + "\n")
@@ -31,7 +35,7 @@ def _print_table(result, out):
         cells = []
         for c in names:
             v = cols[c][i]
-            if skipped and c in result.params:
+            if skipped and (c in result.params or c in _SOLVER_COUNTS):
                 cells.append(f"{'-':>14}")
             else:
                 cells.append(f"{v:>14.8g}" if isinstance(v, (float, np.floating)) else f"{str(v):>14}")

@@ -19,7 +19,9 @@ def test_demo_back_calculates_and_fits_the_fig2_point():
     np.testing.assert_allclose([s2, te, rex], [0.97, 2048e-12, 0.149], rtol=1e-7)
     assert chi2 < 1e-20 and row.endswith("CONVERGED")
     skipped = next(line for line in text.splitlines() if line.strip().startswith("1 GLY"))
-    assert skipped.endswith("SKIPPED_NO_DATA") and skipped.split()[2:5] == ["-", "-", "-"]
+    cells = skipped.split()          # 1 GLY s2 te rex chi2 n_points iterations f g h status
+    assert skipped.endswith("SKIPPED_NO_DATA") and cells[2:5] == ["-", "-", "-"]
+    assert cells[6] == "0" and cells[7:11] == ["-"] * 4       # no points; no solver counts shown
 
 
 def test_fit_command_reads_relax_files(capsys):
