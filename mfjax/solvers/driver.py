@@ -139,6 +139,8 @@ def _value_grad_hess(fun, x, args):
 
 @functools.lru_cache(maxsize=None)
 def _jitted(fun):
+    """``fun`` behind one jit, so each derivative pass transforms its cached jaxpr instead of
+    re-running its Python (XLA inlines the calls; the compiled step is the same size)."""
     return jax.jit(fun)
 
 
