@@ -137,13 +137,6 @@ def _value_grad_hess(fun, x, args):
     return value, grad, hess
 
 
-@functools.lru_cache(maxsize=None)
-def _jitted(fun):
-    """``fun`` behind one jit, so each derivative pass transforms its cached jaxpr instead of
-    re-running its Python (XLA inlines the calls; the compiled step is the same size)."""
-    return jax.jit(fun)
-
-
 def _value_grad_hess_scalars(fun, x, args):
     n = x.shape[0]
     xs = tuple(x[i] for i in range(n))
@@ -154,8 +147,7 @@ def _value_grad_hess_scalars(fun, x, args):
             return jax.jvp(lambda t: f(ys[:i] + (t,) + ys[i + 1:]), (ys[i],), (jnp.ones_like(ys[i]),))[1]
         return d
 
-    fun_jit = _jitted(fun)
-    f = lambda ys: fun_jit(ys, args)
+    f = lambda ys: fun(ys, args)
     first = [along(i, f) for i in range(n)]
     second = {(i, j): along(j, first[i])(xs) for i in range(n) for j in range(i, n)}
     grad = jnp.stack([d(xs) for d in first]) if n else jnp.zeros((0,), x.dtype)
