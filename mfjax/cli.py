@@ -21,7 +21,7 @@ DEMO = "S2_0.970_te_2048_Rex_0.149"
 DEMO_TRUTH = {"s2": 0.970, "te": 2048e-12, "rex": 0.149}   # relax's generator: tm 10 ns, r 1.02 Å, CSA -160 ppm
 
 
-_SOLVER_COUNTS = ("iterations", "f_count", "g_count", "h_count", "grid_count")
+_SOLVER_COUNTS = ("iterations", "f_count", "g_count", "h_count")
 
 
 def _print_table(result, out):

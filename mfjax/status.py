@@ -14,12 +14,11 @@ class Status(IntEnum):
     NO_PARAMETERS = 5         #: nothing to optimise (e.g. model m0): the function was only evaluated
     SKIPPED_NO_DATA = 6       #: residue has no measured data: not fitted
     SKIPPED_TOO_FEW_DATA = 7  #: fewer data points than parameters (relax's overfit rule): not fitted
-    GRID_ONLY = 8             #: only a grid search was requested
 
     @property
     def ok(self) -> bool:
         """True when the result is a proper minimum (converged or nothing to optimise)."""
-        return self in (Status.CONVERGED, Status.NO_PARAMETERS, Status.GRID_ONLY)
+        return self in (Status.CONVERGED, Status.NO_PARAMETERS)
 
 
 def status_names(codes):
