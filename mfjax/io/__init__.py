@@ -1,4 +1,4 @@
-"""Readers for relaxation-data files."""
-from .relax import read_relax
+"""Readers and writers of the field's file formats (one module per format)."""
+from .relax import read_relax, write_relax
 
-__all__ = ["read_relax"]
+__all__ = ["read_relax", "write_relax"]
