@@ -1,4 +1,5 @@
 """Readers and writers of the field's file formats (one module per format)."""
+from .pdb import read_pdb_vectors, vectors_for
 from .relax import read_relax, write_relax
 
-__all__ = ["read_relax", "write_relax"]
+__all__ = ["read_relax", "write_relax", "read_pdb_vectors", "vectors_for"]
