@@ -1,5 +1,6 @@
 """Readers and writers of the field's file formats (one module per format)."""
 from .pdb import read_pdb_vectors, vectors_for
 from .relax import read_relax, write_relax
+from .relax_xml import RelaxResults, read_relax_results
 
-__all__ = ["read_relax", "write_relax", "read_pdb_vectors", "vectors_for"]
+__all__ = ["read_relax", "write_relax", "read_relax_results", "RelaxResults", "read_pdb_vectors", "vectors_for"]
