@@ -153,3 +153,33 @@ def test_mfpar_relax_layout_and_round_trip(tmp_path):
         read_mfpar(write(tmp_path, "bad", text.replace("1.020", "x")))
     with pytest.raises(ValueError, match=r"line 2: spin 2 ALA has no 'constants' line"):
         read_mfpar(write(tmp_path, "bad", "\nspin 2_ALA\nvector N H\n"))
+
+
+def test_mfin_tensor_round_trip_and_units(tmp_path):
+    from mfjax.diffusion import Ellipsoid, Sphere, Spheroid
+    from mfjax.io import read_mfin, write_mfin
+    path = str(tmp_path / "mfin")
+    write_mfin(path, Sphere(tm=8.5e-9), [600.13, 800.0])
+    tensor, fields = read_mfin(path)
+    assert fields == [600.13, 800.0] and isinstance(tensor, Sphere)
+    np.testing.assert_allclose(tensor.tm, 8.5e-9, rtol=1e-15)
+    # Dratio = D∥/D⊥ with Diso = 1/(6 tm), D∥ = Diso + 2Da/3, D⊥ = Diso − Da/3: tm 10 ns, Da = Diso/2 gives 4/2.5 = 1.6
+    diso = 1.0 / 60e-9
+    spheroid = Spheroid(tm=10e-9, da=diso / 2, theta=0.5, phi=2.0)
+    write_mfin(path, spheroid, [600.0])
+    assert "diffusion       axial" in open(path).read()
+    dratio = [line for line in open(path) if line.startswith("Dratio")][0].split()[1]
+    np.testing.assert_allclose(float(dratio), 1.6, rtol=1e-15)
+    back, _ = read_mfin(path)
+    for name, expected in (("tm", 10e-9), ("da", diso / 2), ("theta", 0.5), ("phi", 2.0)):
+        np.testing.assert_allclose(getattr(back, name), expected, rtol=1e-14)
+    # relax's create_mfin layout, axial: theta 90°, phi 180°
+    text = "diffusion       axial none\n\nfields          1  600.0\ntm        10.000 1  0    5    15  20\n" \
+           "Dratio      1.6 1  0    0     2   5\nTheta        90 1  0    0   180  10\nPhi         180 1  0    0   360  10\n"
+    relax_style, _ = read_mfin(write(tmp_path, "relax_mfin", text))
+    np.testing.assert_allclose([relax_style.theta, relax_style.phi], [np.pi / 2, np.pi], rtol=1e-15)
+    np.testing.assert_allclose(relax_style.da, diso / 2, rtol=1e-14)
+    with pytest.raises(ValueError, match="Modelfree4 handles sphere and spheroid tensors, not Ellipsoid"):
+        write_mfin(path, Ellipsoid(1e-8, 1e6, 0.5, 0, 0, 0), [600])
+    with pytest.raises(ValueError, match=r"bad, line 5: .*Dratio 'x' is not a number"):
+        read_mfin(write(tmp_path, "bad", text.replace("Dratio      1.6", "Dratio      x")))

@@ -204,3 +204,34 @@ def test_writer_refuses_bad_requests(tmp_path):
     with pytest.raises(ValueError, match="residue label '5' is not 'number name'"):
         write_relax(tmp_path / "x", data, 0)
     assert not os.path.exists(tmp_path / "x")
+
+
+def test_one_data_set_through_every_format_gives_identical_data(tmp_path):
+    """relax 4- and 7-column files, Modelfree4 mfdata and NMR-STAR, written from one data set and read back."""
+    pytest.importorskip("pynmrstar")
+    from mfjax.data import Experiment, RelaxationData
+    from mfjax.io import read_mfdata, read_nmrstar, write_mfdata, write_nmrstar, write_relax
+    experiment = Experiment(["R1", "R2", "NOE", "R1", "R2", "NOE"], [600, 600, 600, 500, 500, 500])
+    base = load_example("S2_0.970_te_2048_Rex_0.149")
+    values = np.vstack([base.values[1], base.values[1] * 1.1, base.values[1]])
+    errors = np.vstack([base.errors[1], base.errors[1], base.errors[1] * 2])
+    mask = np.ones((3, 6), bool)
+    mask[2, 3:] = False
+    data = RelaxationData(experiment, values, errors, mask, ["2 ALA", "4 SER", "7 GLU"])
+    read = {}
+    for form in (4, 7):
+        files = []
+        for j, (kind, field) in enumerate(zip(experiment.kinds, experiment.fields_mhz)):
+            path = str(tmp_path / f"{kind}.{field:g}.{form}")
+            write_relax(path, data, j, form=form)
+            files.append((path, kind, field))
+        read[form] = read_relax(files)
+    write_mfdata(tmp_path / "mfdata", data)
+    read["mfdata"] = read_mfdata(tmp_path / "mfdata")
+    write_nmrstar(tmp_path / "data.str", data)
+    read["star"] = read_nmrstar(tmp_path / "data.str")
+    for name, other in read.items():
+        assert other.residues == data.residues and other.experiment == data.experiment, name
+        np.testing.assert_array_equal(other.mask, mask)
+        np.testing.assert_array_equal(other.values[mask], values[mask])
+        np.testing.assert_array_equal(other.errors[mask], errors[mask])

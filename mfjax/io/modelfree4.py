@@ -7,6 +7,8 @@ Layouts, as relax writes them for Modelfree4 (relax's ``pipe_control.palmer`` mo
   ``0 0 0`` with flag 0 for data it lacks); rates in s^-1;
 - mfmodel: ``M1 <param> <initial> <free 0/1> <constraint> <lower> <upper> <steps>`` lines for the
   parameters tloc (ns), Theta (deg), Sf2, Ss2, te (ps) and rex (s^-1); the free flags define the model;
+- mfin (``create_mfin``): ``diffusion isotropic|axial``, ``fields <n> <MHz> …`` and the tensor lines
+  ``tm`` (ns), ``Dratio`` (D∥/D⊥), ``Theta``, ``Phi`` (degrees);
 - mfpar: ``constants <residue number> <nucleus> <γ / 1e7> <r Å> <CSA ppm>`` and ``vector <X> <H>`` (the
   atom names whose coordinates Modelfree4 reads from the PDB file; the file holds no coordinates).
 
@@ -264,3 +266,76 @@ def write_mfpar(path, residues, r, csa, nucleus: str = "15N", atoms=("N", "H")) 
             out.write(f"\nspin     {spin_id(label)}\n")
             out.write(f"constants     {number:<6d}{nucleus:<7s}{g!r:<8s} {float(r_i) * 1e10!r} {float(csa_i) * 1e6!r}\n")
             out.write(f"vector    {atoms[0]:<4s}{atoms[1]:<4s}\n")
+
+
+def write_mfin(path, diffusion, fields_mhz, search: str = "none") -> None:
+    """Write the diffusion tensor and fields of an ``mfin`` file (relax's ``create_mfin`` layout; fixed
+    tensor: ``algorithm fix``). Modelfree4 knows isotropic and axially symmetric tensors: tm in ns,
+    Dratio = D∥/D⊥, Theta and Phi in degrees (converted from mfjax's tm in s, Da in s^-1, angles in rad)."""
+    from ..diffusion import Sphere, Spheroid
+    if isinstance(diffusion, Sphere):
+        kind, dratio, theta, phi = "isotropic", 1.0, 0.0, 0.0
+    elif isinstance(diffusion, Spheroid):
+        diso = 1.0 / (6.0 * float(diffusion.tm))
+        dpar, dper = diso + 2.0 * float(diffusion.da) / 3.0, diso - float(diffusion.da) / 3.0
+        if not (dpar > 0 and dper > 0):
+            raise ValueError(f"unphysical spheroid {diffusion}: D∥ = {dpar:g}, D⊥ = {dper:g} s^-1 must be > 0")
+        kind, dratio = "axial", dpar / dper
+        theta, phi = math.degrees(float(diffusion.theta)), math.degrees(float(diffusion.phi))
+    else:
+        raise ValueError(f"Modelfree4 handles sphere and spheroid tensors, not {type(diffusion).__name__}")
+    fields = [float(f) for f in fields_mhz]
+    with atomic_writer(path) as out:
+        out.write("optimization    tval\n\nseed            0\n\nsearch          grid\n\n")
+        out.write(f"diffusion       {kind} {search}\n\nalgorithm       fix\n\nsimulations     none\n\n")
+        out.write("selection       none\n\nsim_algorithm   fix\n\n")
+        out.write(f"fields          {len(fields)}" + "".join(f"  {f!r}" for f in fields) + "\n")
+        out.write(f"tm     {float(diffusion.tm) / 1e-9!r} 1 0 5 15 20\n")
+        out.write(f"Dratio {dratio!r} 1 0 0 2 5\n")
+        out.write(f"Theta  {theta!r} 1 0 0 180 10\n")
+        out.write(f"Phi    {phi!r} 1 0 0 360 10\n")
+
+
+def read_mfin(path):
+    """(diffusion, fields_mhz) from an ``mfin`` file: ``Sphere`` for ``diffusion isotropic``, ``Spheroid``
+    for ``axial`` (tm ns → s; Dratio, Theta°, Phi° → Da = D⊥(Dratio − 1) with D⊥ = 3 Diso/(Dratio + 2),
+    Diso = 1/(6 tm); angles → rad)."""
+    from ..diffusion import Sphere, Spheroid
+    path = os.fspath(path)
+    found, lines = {}, {}
+    for number, line in enumerate(read_lines(path), start=1):
+        columns = line.split("#", 1)[0].split()
+        if not columns:
+            continue
+        key = columns[0].lower()
+        where = f"{path}, line {number}: {line.strip()!r}"
+        if key in ("diffusion", "fields", "tm", "dratio", "theta", "phi"):
+            if len(columns) < 2:
+                raise ValueError(f"{where}: {columns[0]} needs a value")
+            found[key], lines[key] = columns[1:], where
+    for key in ("diffusion", "fields", "tm"):
+        if key not in found:
+            raise ValueError(f"{path}: no '{key}' line")
+    kind = found["diffusion"][0].lower()
+    count = int(_float(found["fields"][0], "number of fields", lines["fields"]))
+    fields = [_float(f, "field", lines["fields"]) for f in found["fields"][1:1 + count]]
+    if len(fields) != count:
+        raise ValueError(f"{lines['fields']}: {count} fields announced, {len(fields)} given")
+    tm = _float(found["tm"][0], "tm", lines["tm"]) * 1e-9
+    if not tm > 0:
+        raise ValueError(f"{lines['tm']}: tm must be > 0 (ns)")
+    if kind == "isotropic":
+        return Sphere(tm=tm), fields
+    if kind != "axial":
+        raise ValueError(f"{lines['diffusion']}: diffusion {kind!r}: mfjax reads isotropic and axial tensors")
+    for key in ("dratio", "theta", "phi"):
+        if key not in found:
+            raise ValueError(f"{path}: an axial tensor needs a '{key}' line")
+    dratio = _float(found["dratio"][0], "Dratio", lines["dratio"])
+    if not dratio > 0:
+        raise ValueError(f"{lines['dratio']}: Dratio must be > 0")
+    diso = 1.0 / (6.0 * tm)
+    dper = 3.0 * diso / (dratio + 2.0)
+    theta = math.radians(_float(found["theta"][0], "Theta", lines["theta"]))
+    phi = math.radians(_float(found["phi"][0], "Phi", lines["phi"]))
+    return Spheroid(tm=tm, da=dper * (dratio - 1.0), theta=theta, phi=phi), fields
