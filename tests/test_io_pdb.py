@@ -129,3 +129,15 @@ def test_vectors_for_aligns_by_label_and_reports_missing():
         vectors_for(short, labels, vecs)
     with pytest.raises(ValueError, match=r"3 labels but vectors have shape \(2, 3\)"):
         vectors_for(data, labels, vecs[:2])
+
+
+def test_vectors_for_names_differing_from_the_structure():
+    """relax matches bond vectors to spins by residue number; by='number' does the same."""
+    data = RelaxationData(Experiment(["R1"], [600]), [[1.0], [1.0]], [[0.1], [0.1]], residues=["2 ALA", "3 SER"])
+    labels, vecs = ("2 ALA", "3 GLY", "5 LYS"), EXPECTED
+    with pytest.raises(ValueError, match=r"^1 residue\(s\) with data have another name in the structure: "
+                                         r"'3 SER' is '3 GLY' there \(by='number' matches residue numbers alone\)$"):
+        vectors_for(data, labels, vecs)
+    np.testing.assert_array_equal(vectors_for(data, labels, vecs, by="number"), EXPECTED[:2])
+    with pytest.raises(ValueError, match="by must be 'label' or 'number'"):
+        vectors_for(data, labels, vecs, by="name")

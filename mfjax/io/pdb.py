@@ -129,24 +129,46 @@ def read_pdb_vectors(path, atoms=("N", "H"), model: int | None = None, chain: st
     return tuple(key[0] for key in keys), vectors
 
 
-def vectors_for(data: RelaxationData, labels, vectors) -> np.ndarray:
-    """The (n_residues, 3) vectors of ``data.residues`` in order, matched by label ("2 ALA"; residue names
-    compared without regard to case). Residues with data must have a vector (ValueError listing those that
-    lack one); residues without any data (``data.skipped``) get NaN rows when absent."""
+def vectors_for(data: RelaxationData, labels, vectors, by: str = "label") -> np.ndarray:
+    """The (n_residues, 3) vectors of ``data.residues`` in order.
+
+    by: "label" matches "2 ALA" to "2 Ala" (names compared without regard to case); "number" matches the
+    residue number alone, as relax does with its spin ids (for data whose residue names differ from the
+    structure's). Residues with data must have a vector (ValueError listing those without, and any whose
+    name differs in the structure); residues without any data (``data.skipped``) get NaN rows when absent.
+    """
+    if by not in ("label", "number"):
+        raise ValueError(f"by must be 'label' or 'number', got {by!r}")
     vectors = np.asarray(vectors, dtype=np.float64)
-    labels = list(labels)
+    labels = [" ".join(str(label).split()) for label in labels]
     if vectors.shape != (len(labels), 3):
         raise ValueError(f"{len(labels)} labels but vectors have shape {vectors.shape}, expected ({len(labels)}, 3)")
-    index = {" ".join(str(label).split()).upper(): k for k, label in enumerate(labels)}
+
+    def key(label):
+        return label.split()[0] if by == "number" else label.upper()
+
+    index = {key(label): k for k, label in enumerate(labels)}
+    numbers = {label.split()[0]: label for label in labels}
     out = np.full((data.n_residues, 3), np.nan)
-    missing = []
+    missing, renamed = [], []
     for i, label in enumerate(data.residues):
-        k = index.get(" ".join(label.split()).upper())
+        label = " ".join(label.split())
+        k = index.get(key(label))
         if k is not None:
             out[i] = vectors[k]
         elif data.n_points[i] > 0:
-            missing.append(label)
-    if missing:
-        shown = ", ".join(repr(m) for m in missing[:20]) + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
-        raise ValueError(f"no bond vector (both atoms) for {len(missing)} residue(s) with data: {shown}")
+            other = numbers.get(label.split()[0]) if label else None
+            (renamed if other else missing).append(f"{label!r} is {other!r} there" if other else repr(label))
+    if missing or renamed:
+        parts = []
+        if missing:
+            parts.append(f"no bond vector (both atoms) for {len(missing)} residue(s) with data: {_first(missing)}")
+        if renamed:
+            parts.append(f"{len(renamed)} residue(s) with data have another name in the structure: {_first(renamed)} "
+                         "(by='number' matches residue numbers alone)")
+        raise ValueError("; ".join(parts))
     return out
+
+
+def _first(items, shown=20) -> str:
+    return ", ".join(items[:shown]) + (f" and {len(items) - shown} more" if len(items) > shown else "")
