@@ -94,7 +94,8 @@ def _parse_tree(path: str, text: str) -> _Node:
     try:
         parser.Parse(text, True)
     except expat.ExpatError as err:
-        raise ValueError(f"{path}, line {err.lineno}: not a relax XML file ({expat.ErrorString(err.code)})") from None
+        hint = "" if text.lstrip().startswith("<") else "; relax 1.2's text results tables are not read"
+        raise ValueError(f"{path}, line {err.lineno}: not a relax XML file ({expat.ErrorString(err.code)}{hint})") from None
     if len(root.children) != 1 or root.children[0].tag != "relax":
         raise ValueError(f"{path}: not a relax results or state file (no <relax> root element)")
     return root.children[0]
@@ -194,7 +195,8 @@ def _measurements(glob: _Node, path: str):
         return list(ids), [types[i] for i in ids], [float(frqs[i]) for i in ids]
     labels = _value(glob.child("ri_labels"), path)
     if labels is None:
-        raise ValueError(f"{path}, line {glob.line}: the pipe holds no relaxation data (no ri_ids or ri_labels)")
+        raise ValueError(f"{path}, line {glob.line}: the pipe holds no relaxation data (no ri_ids or ri_labels); "
+                         "is it a model-free pipe?")
     frq, remap = _value(glob.child("frq"), path), _value(glob.child("remap_table"), path)
     return list(range(len(labels))), list(labels), [float(frq[k]) for k in remap]
 
@@ -223,15 +225,18 @@ def _spin_points(spin: _Node, ids, path):
     return points
 
 
+def _is_proton(spin: _Node, path: str) -> bool:
+    return (_value(spin.child("isotope"), path) == "1H" or _value(spin.child("element"), path) == "H"
+            or spin.attrib.get("name", "").upper().startswith("H"))
+
+
 def _data_spins(pipe: _Node, path: str, spin_name: str | None):
     """[(label, spin node, molecule)] of the heteronuclear spins, one per residue."""
     rows, seen = [], {}
     for mol in pipe.all("mol"):
         for res in mol.all("res"):
             spins = [s for s in res.all("spin")
-                     if (spin_name is None and _value(s.child("isotope"), path) != "1H"
-                         and _value(s.child("element"), path) != "H" and not s.attrib.get("name", "").startswith("H"))
-                     or (spin_name is not None and s.attrib.get("name") == spin_name)]
+                     if (s.attrib.get("name") == spin_name if spin_name is not None else not _is_proton(s, path))]
             if not spins:
                 continue
             if len(spins) > 1:
@@ -344,7 +349,7 @@ def read_relax_results(path, pipe: str | None = None, spin_name: str | None = No
 
     number_to_row = {}
     for i, (_, _, res) in enumerate(rows):
-        number_to_row.setdefault(int(res.attrib.get("num")) if res.attrib.get("num", "").lstrip("-").isdigit() else None, i)
+        number_to_row.setdefault(_residue_number(":" + res.attrib.get("num", "")), i)
     for inter in node.all("interatomic"):                         # relax 3+: bond length and vector here
         i = number_to_row.get(_residue_number(inter.attrib.get("spin_id1")))
         if i is None or _residue_number(inter.attrib.get("spin_id2")) != _residue_number(inter.attrib.get("spin_id1")):
