@@ -229,3 +229,15 @@ def test_bad_files_one_line_error_naming_file_and_line(tmp_path, edit, message):
 def test_missing_file(tmp_path):
     with pytest.raises(ValueError, match=r"absent\.bz2: no such file"):
         read_relax_results(tmp_path / "absent.bz2")
+
+
+def test_several_heteronuclear_spins_in_a_residue_need_spin_name(tmp_path):
+    side_chain = ('<spin desc="Spin container" name="NE1" num="None">\n' + elem("isotope", "15N")
+                  + elem("ri_data", {"R1_600": 2.0}) + elem("ri_data_err", {"R1_600": 0.1}) + "</spin>\n</res>\n")
+    text = document(pipe_xml()).replace("</spin>\n</res>\n", "</spin>\n" + side_chain, 1)
+    path = write(tmp_path, "two_spins.xml", text)
+    with pytest.raises(ValueError, match=r"line \d+: residue 2 has spins \['N', 'NE1'\]; choose one with spin_name="):
+        read_relax_results(path)
+    assert read_relax_results(path, spin_name="N").data.values[0, 0] == SPINS[2][1]["R1_600"]
+    side = read_relax_results(path, spin_name="NE1").data
+    assert side.residues == ("2 ALA",) and side.values[0, 0] == 2.0 and side.mask.tolist() == [[True, False, False, False]]
