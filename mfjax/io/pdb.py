@@ -9,6 +9,8 @@ alternate location (blank or the first letter met) of an atom is used. Plain, gz
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from ..data import RelaxationData
@@ -89,7 +91,6 @@ def read_pdb_vectors(path, atoms=("N", "H"), model: int | None = None, chain: st
     :func:`vectors_for`). Errors name the file and line (malformed record) or residue (zero-length vector,
     residue absent from some models).
     """
-    import os
     path = os.fspath(path)
     if len(atoms) != 2:
         raise ValueError(f"atoms must be (heavy atom, proton), e.g. ('N', 'H'), got {atoms!r}")
