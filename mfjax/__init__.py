@@ -2,7 +2,8 @@
 
 Public surface (everything else is an implementation detail):
 
-- data: :class:`Experiment`, :class:`RelaxationData`, :func:`read_relax`
+- data: :class:`Experiment`, :class:`RelaxationData`, :func:`read_relax`, :func:`read_relax_results`
+- files: :mod:`mfjax.io` (relax column and XML files, Modelfree4, NMR-STAR, PDB bond vectors)
 - physics: :class:`Sphere`, :class:`Spheroid`, :class:`Ellipsoid`, :func:`back_calc`, :func:`chi2`
 - models: :data:`MODELS`, :func:`get_model`, :func:`register_model`
 - fitting: :func:`fit`, :class:`FitResult`, :class:`Status`
@@ -14,12 +15,12 @@ from mfjax.compilation_cache import enable_compilation_cache
 from mfjax.data import Experiment, RelaxationData
 from mfjax.diffusion import Ellipsoid, Sphere, Spheroid
 from mfjax.fit import FitResult, fit
-from mfjax.io import read_relax
+from mfjax.io import read_relax, read_relax_results
 from mfjax.models import MODELS, get_model, register_model
 from mfjax.objective import back_calc, chi2
 from mfjax.status import Status
 
 __version__ = "0.1.0"
 
-__all__ = ["Experiment", "RelaxationData", "read_relax", "Sphere", "Spheroid", "Ellipsoid", "back_calc", "chi2",
+__all__ = ["Experiment", "RelaxationData", "read_relax", "read_relax_results", "Sphere", "Spheroid", "Ellipsoid", "back_calc", "chi2",
            "MODELS", "get_model", "register_model", "fit", "FitResult", "Status", "enable_compilation_cache"]
