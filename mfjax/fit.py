@@ -2,6 +2,7 @@
 then Newton (GMW) with a line search inside the Method of Multipliers — for all residues at once."""
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -60,6 +61,21 @@ class FitResult:
         except ImportError as err:  # pragma: no cover - depends on the environment
             raise ImportError("to_dataframe needs pandas: pip install 'mfjax[table]'") from err
         return pd.DataFrame(self.columns())
+
+    def summary(self) -> str:
+        """Residues per status, then the median of every parameter (SI) and of χ² over the fitted residues."""
+        names = self.status_names
+        lines = [f"model {self.model}: {len(names)} residues"]
+        lines += [f"  {name:<22} {names.count(name)}" for name in sorted(set(names))]
+        fitted = np.isfinite(np.asarray(self.chi2, dtype=np.float64))
+        for name, values in [*self.params.items(), ("chi2", self.chi2)]:
+            v = np.asarray(values, dtype=np.float64)[fitted]
+            unit = models.UNITS.get(name, "")
+            lines.append(f"  median {name:<9} {np.median(v) if v.size else np.nan:.6g} {unit}".rstrip())
+        return "\n".join(lines)
+
+    def _repr_html_(self):
+        return f"<pre>{html.escape(self.summary())}</pre>"
 
     def __repr__(self):
         counts = {name: self.status_names.count(name) for name in sorted(set(self.status_names))}

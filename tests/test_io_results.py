@@ -105,3 +105,13 @@ def test_not_a_results_file(tmp_path):
     bad.write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="x.csv: not an mfjax results file"):
         read_results_csv(bad)
+
+
+def test_summary_counts_statuses_and_medians():
+    text = _handmade().summary()
+    assert "model m4: 4 residues" in text
+    assert "CONVERGED              2" in text and "SKIPPED_NO_DATA        1" in text and "MAX_ITERATIONS         1" in text
+    # medians over the fitted residues 0, 1, 3 (residue 2 is NaN): s2 of [0.3, 0.97, 1e-300] is 0.3
+    assert f"median s2        {0.30000000000000004:.6g}" in text and "median chi2      0.1" in text
+    assert "median te        6.144e-10 s" in text
+    assert _handmade()._repr_html_().startswith("<pre>model m4")
