@@ -60,6 +60,8 @@ def parameters(result, names: Sequence[str] | None = None, errors: Mapping | Non
         ax.errorbar(x, y, yerr=err, fmt="o", ms=3.5, capsize=2, lw=1)
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
+    from matplotlib.ticker import MaxNLocator
+    axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[-1].set_xlabel("residue number")
     fig.suptitle(title or f"model {result.model}")
     return fig
