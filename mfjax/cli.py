@@ -716,5 +716,17 @@ def _broken_pipe() -> int:
     return EXIT_PIPE
 
 
+def run() -> None:  # pragma: no cover - the console script
+    """``mfjax``: main(), then exit. After Ctrl-C the process ends at once (os._exit), so that the
+    interpreter's teardown cannot race XLA's compiler threads (a segmentation fault otherwise, at times)."""
+    code = main()
+    if code == EXIT_INTERRUPTED:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

@@ -243,8 +243,11 @@ def test_selection_over_several_models(tmp_path, capsys):
     sel = mfjax.select(examples.load_example("S2_0.970_te_2048_Rex_0.149"), models=["m2", "m4"], criterion="AIC",
                        diffusion=mfjax.Sphere(10e-9), csa=-160e-6, grid_bounds="paper")
     read = read_results_csv(out / "results.csv")
-    assert read.models[1] == str(sel.model[1]) == "m4"
-    np.testing.assert_array_equal(read.result.params["s2"][1], sel.params["s2"][1])
+    assert read.models == [str(m) or "none" for m in sel.model] and read.models[1] in ("m2", "m4")
+    chosen = sel.fits[read.models[1]]
+    np.testing.assert_array_equal(read.result.params["s2"][1], chosen.params["s2"][1])
+    np.testing.assert_array_equal(read.result.chi2[1], chosen.chi2[1])
+    assert read.result.status_names[1] == chosen.status_names[1]
 
 
 def test_mc_errors(tmp_path, capsys):
