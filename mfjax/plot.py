@@ -82,7 +82,7 @@ def chi2_map(x, y, chi2, xname: str, yname: str, best=None, truth=None, title: s
     ax = fig.subplots()
     mesh = ax.pcolormesh(x * fx, y * fy, z, shading="nearest", cmap="viridis")
     if np.ptp(z[np.isfinite(z)]) > 0:
-        ax.contour(x * fx, y * fy, z, levels=12, colors="white", linewidths=0.5)
+        ax.contour(x * fx, y * fy, z, levels=12, colors="white", linewidths=0.5, linestyles="solid")
     fig.colorbar(mesh, ax=ax, label="log10 χ²")
     for point, marker, label in ((best, "x", "fit"), (truth, "+", "truth")):
         if point is not None:
