@@ -365,10 +365,6 @@ def print_table(cols: dict, out):
         out.write("  ".join(v.rjust(w) for v, w in zip(row, widths)) + "\n")
 
 
-def _save_figure(fig, path):
-    fig.savefig(path, dpi=120)
-
-
 def _write_results(folder, result, errors=None, models=None, settings=None, figure=True):
     if folder is None:
         return
@@ -377,13 +373,9 @@ def _write_results(folder, result, errors=None, models=None, settings=None, figu
     if figure:
         try:
             from mfjax import plot
-            _save_figure(plot.parameters(result, errors=errors), folder / "parameters.png")
+            plot.parameters(result, errors=errors).savefig(folder / "parameters.png", dpi=120)
         except ImportError as err:
             sys.stderr.write(f"mfjax: no figure: {err}\n")
-
-
-def _table(result, errors=None, models=None):
-    return results_io.table(result, errors=errors, models=models)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -413,7 +405,7 @@ def demo(out=None, args=None) -> int:
                      progress=_progress(args) if args is not None else None)
         out.write("\n  fit of model m4, 11-increment grid over the paper's bounds, then Newton–GMW–backtracking "
                   "inside the Method of Multipliers:\n\n")
-        print_table(_table(result), out)
+        print_table(results_io.table(result), out)
         _write_results(folder, result, settings={"command": "mfjax demo"})
     return 0
 
@@ -448,7 +440,7 @@ def _fit_command(args, out) -> int:
                 raise InputError("model selection needs mfjax.select, which this mfjax does not have")
             sel = mfjax.select(data, models=models, criterion=args.criterion, progress=_progress(args), **options)
             result, chosen = _merge_selection(sel, data)
-        print_table(_table(result, models=chosen), out)
+        print_table(results_io.table(result, models=chosen), out)
         _write_results(folder, result, models=chosen, settings={"command": "mfjax fit"})
     return 0
 
@@ -465,7 +457,7 @@ def _mc_command(args, out) -> int:
         mc = mfjax.monte_carlo(data, result, n_sims=args.n_sims, seed=args.seed, start="fit",
                                progress=_progress(args, "simulations"))
         errors = {k: np.asarray(v) for k, v in mc.errors.items() if k in result.params}
-        print_table(_table(result, errors=errors), out)
+        print_table(results_io.table(result, errors=errors), out)
         _write_results(folder, result, errors=errors,
                        settings={"command": "mfjax mc", "n_sims": args.n_sims, "seed": args.seed})
     return 0
@@ -505,7 +497,7 @@ def _tensor_command(args, out) -> int:
                            chi2=np.asarray(res.chi2_residues, dtype=np.float64),
                            status=np.full(n, int(res.status), np.int32), n_points=np.asarray(data.n_points),
                            settings=dict(res.settings, diffusion=res.diffusion, start=start), **whole)
-        print_table(_table(result), out)
+        print_table(results_io.table(result), out)
         _write_results(folder, result, settings={"command": "mfjax tensor", "counts": "of the whole tensor fit"})
     return 0
 
@@ -664,8 +656,8 @@ def _map_command(args, out) -> int:
                     handle.write(f"{xv!r},{yv!r},{float(cv)!r}\n")
             try:
                 from mfjax import plot
-                _save_figure(plot.chi2_map(xs, ys, chi2, xname, yname, best=best,
-                                           title=f"residue {label}, model {model.name}"), folder / "map.png")
+                fig = plot.chi2_map(xs, ys, chi2, xname, yname, best=best, title=f"residue {label}, model {model.name}")
+                fig.savefig(folder / "map.png", dpi=120)
             except ImportError as err:
                 sys.stderr.write(f"mfjax: no figure: {err}\n")
     return 0
