@@ -8,6 +8,8 @@ Public surface (everything else is an implementation detail):
 - models: :data:`MODELS`, :func:`get_model`, :func:`register_model`
 - fitting: :func:`fit`, :class:`FitResult`, :class:`Status`
 - speed: :func:`enable_compilation_cache`
+- users: :mod:`mfjax.sanity` (unit checks and their override), :mod:`mfjax.plot` (figures),
+  :func:`write_results_csv`, :func:`write_results_json`, :func:`read_results_csv`, :func:`read_results_json`
 
 All public functions compute in float64 (scoped, JAX's global setting is left alone) and return numpy arrays.
 """
@@ -15,12 +17,16 @@ from mfjax.compilation_cache import enable_compilation_cache
 from mfjax.data import Experiment, RelaxationData
 from mfjax.diffusion import Ellipsoid, Sphere, Spheroid
 from mfjax.fit import FitResult, fit
-from mfjax.io import read_relax, read_relax_results
+from mfjax import plot, sanity
+from mfjax.io import (read_relax, read_relax_results, read_results_csv, read_results_json, write_results_csv,
+                      write_results_json)
 from mfjax.models import MODELS, get_model, register_model
 from mfjax.objective import back_calc, chi2
 from mfjax.status import Status
 
 __version__ = "0.1.0"
 
-__all__ = ["Experiment", "RelaxationData", "read_relax", "read_relax_results", "Sphere", "Spheroid", "Ellipsoid", "back_calc", "chi2",
-           "MODELS", "get_model", "register_model", "fit", "FitResult", "Status", "enable_compilation_cache"]
+__all__ = ["Experiment", "RelaxationData", "read_relax", "Sphere", "Spheroid", "Ellipsoid", "back_calc", "chi2",
+           "MODELS", "get_model", "register_model", "fit", "FitResult", "Status", "enable_compilation_cache",
+           "read_relax_results", "sanity", "plot", "write_results_csv", "write_results_json", "read_results_csv",
+           "read_results_json"]

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import relaxation
+from . import relaxation, sanity
 from ._padding import padded_size
 from ._x64 import x64
 from .constants import N15_CSA, NH_BOND_LENGTH
@@ -227,6 +227,11 @@ def _inputs(exp: Experiment, model: Model, params, diffusion, r, csa, vectors, n
     r = _per_residue("r (bond length, m)", r, n, labels)
     csa = _per_residue("csa", csa, n, labels)
     vectors = _check_vectors(diffusion, vectors, n, labels)
+    sanity.bond_length(r, labels)
+    sanity.csa(csa, labels)
+    sanity.parameters(params, labels)
+    if not model.local_tm:
+        sanity.tensor(diffusion)
     arrays = {**{f"parameter {k!r}": v for k, v in params.items()}, "r": r, "csa": csa}
     if vectors is not None:
         arrays["vectors"] = vectors
