@@ -559,7 +559,7 @@ def _write_relax_file(path, data, j):
     with open(path, "w") as handle:           # relax's 4-column form
         handle.write("#Num Name Value Error\n")
         for i, label in enumerate(data.residues):
-            num, name = results_io.split_label(label)
+            num, name = results_io.parse_label(label)
             value = (repr(float(data.values[i, j])), repr(float(data.errors[i, j]))) if data.mask[i, j] else ("None",) * 2
             handle.write(f"{num} {name or 'X'} {value[0]} {value[1]}\n")
 
@@ -599,7 +599,7 @@ def _simulate_command(args, out) -> int:
     with output_dir(args.out) as folder:
         cols = {"res_num": [], "res_name": []}
         for label in labels:
-            num, name = results_io.split_label(label)
+            num, name = results_io.parse_label(label)
             cols["res_num"].append(num)
             cols["res_name"].append(name)
         for j, (kind, field) in enumerate(zip(exp.kinds, exp.fields_mhz)):

@@ -34,8 +34,8 @@ def display(name: str) -> tuple[float, str]:
 
 def residue_numbers(residues: Sequence[str]) -> np.ndarray:
     """The residue numbers of labels like "2 ALA" (their position 1, 2, ... where a label has none)."""
-    from .io.results import split_label
-    numbers = [split_label(label)[0] for label in residues]
+    from .io._files import parse_label
+    numbers = [parse_label(label)[0] for label in residues]
     return np.array([k + 1 if num is None else num for k, num in enumerate(numbers)], dtype=np.float64)
 
 

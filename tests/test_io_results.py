@@ -9,7 +9,8 @@ import mfjax
 from mfjax.diffusion import Sphere
 from mfjax.fit import FitResult, fit
 from mfjax.io import read_results_csv, read_results_json, write_results_csv, write_results_json
-from mfjax.io.results import column, split_label
+from mfjax.io._files import parse_label
+from mfjax.io.results import column
 from mfjax.status import Status
 
 TRICKY = np.array([0.1 + 0.2, 0.9699999999999994, np.nan, 1e-300])
@@ -80,7 +81,7 @@ def test_csv_columns_units_and_pandas(tmp_path):
 def test_names_and_labels():
     assert column("te") == "te_s" and column("rex") == "rex_s-1" and column("s2") == "s2"
     assert column("local_tm", error=True) == "local_tm_err_s"
-    assert split_label("2 ALA") == (2, "ALA") and split_label("7") == (7, "") and split_label("02 X") == (None, "02 X")
+    assert parse_label("2 ALA") == (2, "ALA") and parse_label("7") == (7, "") and parse_label("02 X") == (None, "02 X")
 
 
 def test_real_fit_round_trips_with_its_settings(tmp_path):

@@ -18,7 +18,6 @@ import csv
 import dataclasses
 import datetime
 import json
-import os
 import platform
 import re
 from typing import Mapping, NamedTuple
@@ -28,6 +27,7 @@ import numpy as np
 from ..diffusion import Ellipsoid, Sphere, Spheroid
 from ..models import PARAMETERS, UNITS
 from ..status import Status
+from ._files import atomic_writer, join_label, parse_label
 
 COUNTS = ("n_points", "iterations", "f_count", "g_count", "h_count", "grid_count")
 _SUFFIX = {"": "", "s": "_s", "s^-1": "_s-1"}
@@ -49,19 +49,6 @@ def column(name: str, error: bool = False) -> str:
 
 
 _COLUMNS = {column(p, e): (p, e) for p in PARAMETERS for e in (False, True)}
-
-
-def split_label(label: str) -> tuple[int | None, str]:
-    """"2 ALA" -> (2, "ALA"); "7" -> (7, ""); "A12" -> (None, "A12")."""
-    head, _, tail = str(label).partition(" ")
-    if re.fullmatch(r"-?[1-9][0-9]*|0", head):
-        return int(head), tail
-    return None, str(label)
-
-
-def join_label(number, name) -> str:
-    """The inverse of :func:`split_label`."""
-    return " ".join(str(p) for p in (number, name) if p not in (None, ""))
 
 
 def versions() -> dict:
@@ -112,7 +99,7 @@ def settings_record(result, extra: Mapping | None = None) -> dict:
 def table(result, errors: Mapping | None = None, models=None) -> dict[str, list]:
     """The columns (name -> list of Python values, NaN for not fitted) of one results file."""
     n = len(result.residues)
-    labels = [split_label(label) for label in result.residues]
+    labels = [parse_label(label) for label in result.residues]
     cols: dict[str, list] = {"res_num": [num for num, _ in labels], "res_name": [name for _, name in labels],
                              "model": list(models) if models is not None else [result.model] * n}
     if len(cols["model"]) != n:
@@ -138,19 +125,6 @@ def _cell(value) -> str:
     return str(value)
 
 
-def _replace(path, write):
-    """Write ``path`` through a temporary file next to it, renamed into place at the end."""
-    path = os.fspath(path)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, "w", newline="") as handle:
-            write(handle)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def write_results_csv(path, result, errors: Mapping | None = None, models=None, settings: Mapping | None = None):
     """Write ``result`` (a FitResult; ``errors`` name -> (n,) SI; ``models`` per residue after a
     selection; ``settings`` extra entries for the record) as CSV with ``# key: <json>`` header lines."""
@@ -166,7 +140,8 @@ def write_results_csv(path, result, errors: Mapping | None = None, models=None, 
         for i in range(len(result.residues)):
             writer.writerow([_cell(values[i]) for values in cols.values()])
 
-    _replace(path, write)
+    with atomic_writer(path) as handle:
+        write(handle)
 
 
 def write_results_json(path, result, errors: Mapping | None = None, models=None, settings: Mapping | None = None):
@@ -175,7 +150,8 @@ def write_results_json(path, result, errors: Mapping | None = None, models=None,
     rows = [{name: _jsonable(values[i]) for name, values in cols.items()} for i in range(len(result.residues))]
     document = {"format": "mfjax-results", "settings": settings_record(result, settings), "columns": list(cols),
                 "residues": rows}
-    _replace(path, lambda handle: json.dump(document, handle, indent=1, allow_nan=False))
+    with atomic_writer(path) as handle:
+        json.dump(document, handle, indent=1, allow_nan=False)
 
 
 def _build(path, cols: dict[str, list], settings: dict) -> Results:
