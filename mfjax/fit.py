@@ -6,17 +6,17 @@ import html
 from dataclasses import dataclass, field
 from typing import Mapping
 
+import jax
 import numpy as np
 
-from mfjax import models, sanity
+from mfjax import corners, models, sanity
 from mfjax._x64 import x64
 from mfjax.constants import N15_CSA, NH_BOND_LENGTH
 from mfjax.data import RelaxationData
 from mfjax.objective import residue_problem
-from mfjax.solvers import driver, grid
+from mfjax.solvers import batch, grid, registry
 from mfjax.status import Status, status_names
 
-ALGORITHMS = ("newton",)
 MIN_POINTS = 3   # relax deselects residues with fewer data points (overfit_deselect)
 
 
@@ -105,6 +105,25 @@ def _grid_inc(grid_inc, model):
     return np.full(model.n_params, int(grid_inc))
 
 
+def _mark_degenerate_corners(model, problem, x, chi2, status):
+    """CONVERGED → DEGENERATE_CORNER (in place) where the fit sits on a corner of ``mfjax.corners`` and the
+    χ² does not change when the undefined time is moved to each of ``corners.TIME_PROBES``."""
+    scales = np.asarray(problem.scales)
+    params = models.deconvolve(model, {p: x[:, j] * scales[j] for j, p in enumerate(model.params)})
+    for time, at_corner in corners.candidates(model, params):
+        idx = np.flatnonzero(at_corner & (status == Status.CONVERGED))
+        if idx.size == 0:
+            continue
+        j = model.params.index(time)
+        args = jax.tree.map(lambda a: np.asarray(a)[idx], problem.args)
+        probed = []
+        for t in corners.TIME_PROBES:
+            moved = x[idx].copy()
+            moved[:, j] = t / scales[j]
+            probed.append(batch.evaluate(problem.fun, moved, args))
+        status[idx[corners.insensitive(chi2[idx], np.stack(probed))]] = Status.DEGENERATE_CORNER
+
+
 @x64
 def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=N15_CSA, vectors=None, x0=None,
         grid_inc=11, grid_bounds="relax", algorithm="newton", line_search="backtrack", hessian_mod="gmw",
@@ -117,18 +136,18 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     scalars or (n,) arrays. vectors: (n, 3) unit XH vectors for anisotropic tensors.
     x0: start values, dict name -> (n,) SI arrays; None: grid search with ``grid_inc`` increments
     (int or dict per parameter) over ``grid_bounds`` ("relax", "paper" or dict name -> (lo, hi) SI).
-    algorithm "newton"; line_search "backtrack" or "more_thuente"; hessian_mod "gmw" or None;
-    constraints: Method of Multipliers on relax's A·x ≥ b, or unconstrained.
+    algorithm, line_search, hessian_mod, constraints: names of the solver parts
+    (``mfjax.solvers.registry``: algorithm "newton"; line_search "backtrack", "more_thuente" or
+    "none"; hessian_mod "gmw" or "none" (None); constraints True/"mom": the Method of Multipliers on
+    relax's A·x ≥ b, False/"none": unconstrained).
     func_tol, grad_tol, max_iter: minfx's termination settings. Residues with no data, fewer than
     3 points or fewer points than parameters are not fitted (relax's overfit_deselect): they are
     marked SKIPPED_NO_DATA / SKIPPED_TOO_FEW_DATA, with NaN parameters and χ² and zero counts.
     Inputs are checked for physical sense first (:mod:`mfjax.sanity`). Returns a :class:`FitResult`.
     """
-    if algorithm not in ALGORITHMS:
-        raise ValueError(f"unknown algorithm {algorithm!r}; available: {ALGORITHMS}")
+    solver = registry.build(algorithm, line_search, hessian_mod, constraints, func_tol=func_tol,
+                            grad_tol=grad_tol)      # validates the settings up front
     model = models.get_model(model)
-    options = driver.Options(constrained=bool(constraints), line_search=line_search, hessian_mod=hessian_mod,
-                             func_tol=func_tol, grad_tol=grad_tol)      # validates the settings up front
     if not isinstance(grid_bounds, str) and isinstance(grid_bounds, Mapping):
         sanity.parameters({k: np.ravel(v) for k, v in grid_bounds.items()}, what="grid bound")
     if not isinstance(data, RelaxationData):
@@ -148,23 +167,24 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     elif model.n_params:
         lower, upper = models.grid_bounds(model, grid_bounds)
         start, _, grid_count = grid.grid_search(problem.fun, problem.args, lower / scales, upper / scales,
-                                                _grid_inc(grid_inc, model), A if constraints else None,
-                                                b if constraints else None)
+                                                _grid_inc(grid_inc, model), A if solver.constrained else None,
+                                                b if solver.constrained else None)
         start = np.asarray(start)
     else:
         start = np.zeros((n, 0))
 
     if model.n_params:
-        res = driver.minimise(problem.fun, start, problem.args, A, b, options=options, max_iter=max_iter,
+        res = batch.minimise(problem.fun, start, problem.args, A, b, solver=solver, max_iter=max_iter,
                               n_devices=n_devices, progress=progress)
         x, chi2 = res.x, res.f
         counts = res.iterations, res.f_count, res.g_count, res.h_count
         status = res.status.copy()
     else:
-        x, chi2 = start, np.asarray(driver.evaluate(problem.fun, start, problem.args))
+        x, chi2 = start, np.asarray(batch.evaluate(problem.fun, start, problem.args))
         counts = (np.zeros(n, np.int64), np.ones(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64))
         status = np.full(n, Status.NO_PARAMETERS, np.int32)
 
+    _mark_degenerate_corners(model, problem, x, chi2, status)
     status[skipped] = Status.SKIPPED_TOO_FEW_DATA
     status[n_points == 0] = Status.SKIPPED_NO_DATA
     params = models.deconvolve(model, {p: x[:, j] * scales[j] for j, p in enumerate(model.params)})
