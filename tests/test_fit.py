@@ -120,7 +120,8 @@ def test_degenerate_residues_get_a_status_and_skipped_ones_nan():
     # residue 3: S2 = 1 data (τe undefined, singular Hessian), started on the S2 <= 1 bound.
     res = fit(data, "m4", diffusion=TM, csa=CSA, x0={"s2": [1.0] * 4, "te": [0.0] * 4, "rex": [0.0] * 4})
     assert list(res.status[:3]) == [Status.CONVERGED, Status.SKIPPED_NO_DATA, Status.SKIPPED_TOO_FEW_DATA]
-    assert res.status[3] in (Status.CONVERGED, Status.MAX_ITERATIONS, Status.MU_TOO_SMALL)
+    # residue 3 ends at S2 = 1, where τe no longer enters χ²: not a plain CONVERGED
+    assert res.status[3] == Status.DEGENERATE_CORNER
     fitted = np.array([True, False, False, True])
     for value in list(res.params.values()) + [res.chi2]:
         assert np.all(np.isfinite(value[fitted])) and np.all(np.isnan(value[~fitted]))
@@ -138,7 +139,9 @@ def test_degenerate_residues_get_a_status_and_skipped_ones_nan():
 def test_model_m0_is_only_evaluated(fig2):
     res = fit(fig2, "m0", diffusion=TM, csa=CSA)
     assert res.status[0] == Status.NO_PARAMETERS and res.iterations[0] == 0
-    np.testing.assert_allclose(res.chi2, mfjax.chi2(fig2, "m0", {}, diffusion=TM, csa=CSA), rtol=1e-15)
+    # fit evaluates m0 in the solver's fixed-width program, mfjax.chi2 in its own: XLA may contract
+    # multiply-adds (FMA) differently at different widths, so they agree to round-off, not bitwise
+    np.testing.assert_allclose(res.chi2, mfjax.chi2(fig2, "m0", {}, diffusion=TM, csa=CSA), rtol=1e-14)
 
 
 def test_local_tm_model_recovers_its_truth():
