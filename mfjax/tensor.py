@@ -217,7 +217,7 @@ def _kernels(cls, groups: tuple, fix_residues: bool):
         coef_t = jnp.where(active[0], lam[0] - c_t / mu, 0.0)
         g_t = -cons["A_t"].T @ coef_t
         h_tt = cons["A_t"].T @ (active[0][:, None] / mu * cons["A_t"])
-        blocks, g_xs = [], []
+        blocks, g_xs, h_blocks = [], [], []
         for f, p, x, a, g, c, l, act in zip(funs, sizes, xs, args, cons["groups"], c_g, lam[1], active[1]):
             z = jnp.concatenate([x, jnp.broadcast_to(t, (x.shape[0], k))], 1)
             hess, grad = jax.vmap(_grad_and_hessian(f))(z, a)
@@ -229,6 +229,7 @@ def _kernels(cls, groups: tuple, fix_residues: bool):
             h_xt = hess[:, :p, p:] + jnp.einsum("ra,ir,rb->iab", g["A_x"], w, g["A_t"])
             h_tt = h_tt + jnp.sum(hess[:, p:, p:], 0) + jnp.einsum("ra,ir,rb->ab", g["A_t"], w, g["A_t"])
             g_xs.append(g_x)
+            h_blocks.append((h_xx, h_xt))
             if p and not fix_residues:
                 blocks.append((h_xx, h_xt, g_x))
         p_x, p_t, _, _ = schur_step(blocks, h_tt, g_t)
@@ -237,7 +238,7 @@ def _kernels(cls, groups: tuple, fix_residues: bool):
             steps.append(next(it) if p and not fix_residues else jnp.zeros_like(x))
         norm2 = g_t @ g_t + (0.0 if fix_residues else sum(jnp.sum(g * g) for g in g_xs))
         slope = g_t @ p_t + sum(jnp.sum(g * s) for g, s in zip(g_xs, steps))
-        return jnp.sqrt(norm2), slope, steps, p_t, (g_xs, g_t, h_tt)
+        return jnp.sqrt(norm2), slope, steps, p_t, (g_xs, g_t, h_tt, h_blocks)
 
     @jax.jit
     def grid_chi2(points, xs, args):
