@@ -6,20 +6,24 @@ Public surface (everything else is an implementation detail):
 - physics: :class:`Sphere`, :class:`Spheroid`, :class:`Ellipsoid`, :func:`back_calc`, :func:`chi2`
 - models: :data:`MODELS`, :func:`get_model`, :func:`register_model`
 - fitting: :func:`fit`, :class:`FitResult`, :class:`Status`
+- diffusion tensors: :func:`fit_tensor`, :class:`TensorFitResult`, :func:`fold` (conversions are the
+  tensors' ``from_*`` constructors and properties)
 - speed: :func:`enable_compilation_cache`
 
 All public functions compute in float64 (scoped, JAX's global setting is left alone) and return numpy arrays.
 """
 from mfjax.compilation_cache import enable_compilation_cache
 from mfjax.data import Experiment, RelaxationData
-from mfjax.diffusion import Ellipsoid, Sphere, Spheroid
+from mfjax.diffusion import Ellipsoid, Sphere, Spheroid, fold
 from mfjax.fit import FitResult, fit
 from mfjax.io import read_relax
 from mfjax.models import MODELS, get_model, register_model
 from mfjax.objective import back_calc, chi2
 from mfjax.status import Status
+from mfjax.tensor import TensorFitResult, fit_tensor
 
 __version__ = "0.1.0"
 
 __all__ = ["Experiment", "RelaxationData", "read_relax", "Sphere", "Spheroid", "Ellipsoid", "back_calc", "chi2",
-           "MODELS", "get_model", "register_model", "fit", "FitResult", "Status", "enable_compilation_cache"]
+           "MODELS", "get_model", "register_model", "fit", "FitResult", "Status", "enable_compilation_cache",
+           "fit_tensor", "TensorFitResult", "fold"]

@@ -118,7 +118,7 @@ class Spheroid:
 
     def tensor(self):
         """The full tensor Dper·I + Da·n nᵀ (3, 3) (s⁻¹), n the unique axis."""
-        n = np.asarray(spheroid_axis(float(self.theta), float(self.phi)))
+        n = spheroid_axis(float(self.theta), float(self.phi), xp=np)
         return float(self.dper) * np.eye(3) + float(self.da) * np.outer(n, n)
 
     def validate(self) -> "Spheroid":
@@ -171,7 +171,7 @@ class Ellipsoid:
 
     def rotation(self):
         """Rotation (3, 3) whose columns are the principal axes x, y, z (``ellipsoid_axes`` transposed)."""
-        return np.asarray(ellipsoid_axes(float(self.alpha), float(self.beta), float(self.gamma))).T
+        return ellipsoid_axes(float(self.alpha), float(self.beta), float(self.gamma), xp=np).T
 
     def tensor(self):
         """The full tensor R·diag(Dx, Dy, Dz)·Rᵀ (3, 3) (s⁻¹)."""
@@ -202,20 +202,22 @@ def _inverse(x):
     return jnp.where(zero, _HUGE, 1.0 / jnp.where(zero, 1.0, x))
 
 
-def spheroid_axis(theta, phi):
-    """Unit vector of the spheroid's unique axis: (sinθ cosφ, sinθ sinφ, cosθ)."""
-    return jnp.stack([jnp.sin(theta) * jnp.cos(phi), jnp.sin(theta) * jnp.sin(phi), jnp.cos(theta)])
+def spheroid_axis(theta, phi, xp=jnp):
+    """Unit vector of the spheroid's unique axis: (sinθ cosφ, sinθ sinφ, cosθ). xp: jax.numpy or numpy
+    (numpy for host-side float64 work outside ``jax.enable_x64``)."""
+    return xp.stack([xp.sin(theta) * xp.cos(phi), xp.sin(theta) * xp.sin(phi), xp.cos(theta)])
 
 
-def ellipsoid_axes(alpha, beta, gamma):
-    """Unit vectors (3, 3) of the ellipsoid's principal axes x, y, z (rows), z-y-z Euler convention."""
-    sa, ca = jnp.sin(alpha), jnp.cos(alpha)
-    sb, cb = jnp.sin(beta), jnp.cos(beta)
-    sg, cg = jnp.sin(gamma), jnp.cos(gamma)
-    return jnp.stack([
-        jnp.stack([-sa * sg + ca * cb * cg, -sa * cg - ca * cb * sg, ca * sb]),
-        jnp.stack([ca * sg + sa * cb * cg, ca * cg - sa * cb * sg, sa * sb]),
-        jnp.stack([-sb * cg, sb * sg, cb]),
+def ellipsoid_axes(alpha, beta, gamma, xp=jnp):
+    """Unit vectors (3, 3) of the ellipsoid's principal axes x, y, z (rows), z-y-z Euler convention.
+    xp: jax.numpy or numpy."""
+    sa, ca = xp.sin(alpha), xp.cos(alpha)
+    sb, cb = xp.sin(beta), xp.cos(beta)
+    sg, cg = xp.sin(gamma), xp.cos(gamma)
+    return xp.stack([
+        xp.stack([-sa * sg + ca * cb * cg, -sa * cg - ca * cb * sg, ca * sb]),
+        xp.stack([ca * sg + sa * cb * cg, ca * cg - sa * cb * sg, sa * sb]),
+        xp.stack([-sb * cg, sb * sg, cb]),
     ])
 
 

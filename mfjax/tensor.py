@@ -82,7 +82,8 @@ class TensorFitResult:
     diffusion: the fitted tensor (same class as the start, angles folded). params: name -> (n,) SI arrays
     (NaN where a residue's model lacks the parameter; S2s etc. deconvolved). chi2: the total χ²;
     chi2_residues: (n,) per residue. iterations, f_count, g_count, h_count: minfx-style counts of the
-    global minimisation (grid_count: grid points evaluated). status: a :class:`Status`.
+    global minimisation (grid_count: grid points evaluated). status: a :class:`Status`. unfolded: the
+    tensor as the optimiser left it, before folding the angles (the same diffusion weights).
     """
 
     diffusion: object
@@ -97,6 +98,7 @@ class TensorFitResult:
     h_count: int
     grid_count: int
     status: Status
+    unfolded: object = None
     settings: dict = dataclasses.field(default_factory=dict)
 
     def __repr__(self):
@@ -446,6 +448,44 @@ def fit_tensor(data: RelaxationData, model="m0", diffusion=None, vectors=None, r
     relax's constraints, or plain Newton. spheroid_type: None, 'prolate' (Da ≥ 0) or 'oblate' (Da ≤ 0).
     func_tol, max_iter: minfx's termination settings. Returns a :class:`TensorFitResult`.
     """
+    setup = _setup(data, model, diffusion, vectors, r, csa, params, spheroid_type, fix_residues)
+    cls, n, groups, model_list = type(diffusion), data.n_residues, setup["groups"], setup["models"]
+    xs, args, cons, (a_t, b_t) = setup["xs"], setup["args"], setup["cons"], setup["tensor_rows"]
+    lagrangian, _, grid_chi2 = setup["kernels"]
+    problem = {"lagrangian": lagrangian, "derivatives": setup["kernels"][1], "args": args, "cons": cons}
+
+    t = tensor_vector(diffusion)
+    grid_count = 0
+    if grid_inc is not None and grid_inc is not False:
+        t, grid_count = _grid(grid_chi2, cls, xs, args, a_t, b_t, grid_inc, spheroid_type)
+
+    xs, t, status, counts = _minimise(problem, xs, t, bool(constraints), func_tol, int(max_iter))
+
+    _, total, per, _ = lagrangian(xs, t, args, cons, _zero_lambda(xs, cons), 1.0)
+    chi2_res = np.full(n, np.nan)
+    out = {}
+    for (m, idx), x, v in zip(groups, xs, per):
+        chi2_res[idx] = np.asarray(v)
+        x = np.asarray(x)
+        fitted = models.deconvolve(m, {p: x[:, j] * s for j, (p, s) in enumerate(zip(m.params, models.scaling(m)))})
+        for name, value in fitted.items():
+            out.setdefault(name, np.full(n, np.nan))[idx] = value
+    unfolded = tensor_from_vector(cls, [float(v) for v in np.asarray(t)])
+    fitted_tensor = fold(unfolded)
+    if not np.isfinite(chi2_res).all():
+        status = Status.NOT_FINITE
+    settings = dict(r=r, csa=csa, fix_residues=fix_residues, grid_inc=grid_inc, constraints=constraints,
+                    spheroid_type=spheroid_type, func_tol=func_tol, max_iter=max_iter, start=diffusion)
+    return TensorFitResult(diffusion=fitted_tensor, models=tuple(m.name for m in model_list),
+                           residues=tuple(data.residues),
+                           params=out, chi2=float(total), chi2_residues=chi2_res, iterations=counts.iterations,
+                           f_count=counts.f, g_count=counts.g, h_count=counts.h, grid_count=grid_count,
+                           status=Status(status), unfolded=unfolded, settings=settings)
+
+
+def _setup(data, model, diffusion, vectors, r, csa, params, spheroid_type=None, fix_residues=False):
+    """Validate the inputs and build the groups (residues sharing a model), their arrays, the start
+    values xs (scaled), the constraints and the compiled kernels."""
     from mfjax.fit import fit   # orchestration: the per-residue starting fit
 
     if not isinstance(data, RelaxationData):
@@ -495,35 +535,21 @@ def fit_tensor(data: RelaxationData, model="m0", diffusion=None, vectors=None, r
         scales = models.scaling(m)
         xs.append(np.stack([params[p][idx] / s for p, s in zip(m.params, scales)], 1)
                   if m.n_params else np.zeros((len(idx), 0)))
-    key = (cls, tuple((m, layout) for m, _ in groups))
-    lagrangian, derivatives, grid_chi2 = _kernels(cls, key[1], bool(fix_residues))
-    problem = {"lagrangian": lagrangian, "derivatives": derivatives, "args": args, "cons": cons}
+    kernels = _kernels(cls, tuple((m, layout) for m, _ in groups), bool(fix_residues))
+    return {"groups": groups, "models": model_list, "xs": xs, "args": args, "cons": cons,
+            "tensor_rows": (a_t, b_t), "kernels": kernels}
 
-    t = tensor_vector(diffusion)
-    grid_count = 0
-    if grid_inc is not None and grid_inc is not False:
-        t, grid_count = _grid(grid_chi2, cls, xs, args, a_t, b_t, grid_inc, spheroid_type)
 
-    xs, t, status, counts = _minimise(problem, xs, t, bool(constraints), func_tol, int(max_iter))
-
-    _, total, per, _ = lagrangian(xs, t, args, cons, _zero_lambda(xs, cons), 1.0)
-    chi2_res = np.full(n, np.nan)
-    out = {}
-    for (m, idx), x, v in zip(groups, xs, per):
-        chi2_res[idx] = np.asarray(v)
-        x = np.asarray(x)
-        fitted = models.deconvolve(m, {p: x[:, j] * s for j, (p, s) in enumerate(zip(m.params, models.scaling(m)))})
-        for name, value in fitted.items():
-            out.setdefault(name, np.full(n, np.nan))[idx] = value
-    fitted_tensor = fold(tensor_from_vector(cls, np.asarray(t)))
-    if not np.isfinite(chi2_res).all():
-        status = Status.NOT_FINITE
-    settings = dict(r=r, csa=csa, fix_residues=fix_residues, grid_inc=grid_inc, constraints=constraints,
-                    spheroid_type=spheroid_type, func_tol=func_tol, max_iter=max_iter, start=diffusion)
-    return TensorFitResult(diffusion=fitted_tensor, models=tuple(m.name for m in model_list), residues=tuple(labels),
-                           params=out, chi2=float(total), chi2_residues=chi2_res, iterations=counts.iterations,
-                           f_count=counts.f, g_count=counts.g, h_count=counts.h, grid_count=grid_count,
-                           status=Status(status), settings=settings)
+@x64
+def tensor_chi2(data: RelaxationData, model, tensors, params, vectors=None, r=NH_BOND_LENGTH, csa=N15_CSA):
+    """Global χ² (P,) of a list of P tensors of one class with every residue fixed at ``params``
+    (dict name -> scalar or (n,) SI): the surface the tensor grid search samples, for χ² maps."""
+    tensors = list(tensors)
+    if not tensors or len({type(t) for t in tensors}) != 1:
+        raise ValueError("tensors must be a non-empty list of tensors of one class")
+    setup = _setup(data, model, tensors[0], vectors, r, csa, params)
+    points = np.stack([tensor_vector(t) for t in tensors])
+    return np.asarray(setup["kernels"][2](jnp.asarray(points), setup["xs"], setup["args"]))
 
 
 def _take(value, idx):

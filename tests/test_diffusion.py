@@ -226,3 +226,13 @@ def test_folding_keeps_the_weights_and_lands_in_range():
     np.testing.assert_allclose(fold_ellipsoid_angles(1.0 + np.pi, 2.0, 0.5), (1.0, 2.0, 0.5), atol=1e-15)
     np.testing.assert_allclose(fold_spheroid_angles(0.4, 0.3 + np.pi), (np.pi - 0.4, 0.3), atol=1e-15)
     np.testing.assert_allclose(fold_spheroid_angles(2 * np.pi - 0.4, 0.3), (np.pi - 0.4, 0.3), atol=1e-12)   # same axis, reversed
+
+
+def test_conversions_are_float64_outside_x64():
+    # host-side conversions use numpy: exact to 1e-12 even when JAX itself runs in float32
+    with jax.enable_x64(False):
+        s = Spheroid.from_tensor(Ellipsoid.from_eigenvalues(2e7, 2e7, 3e7, 1.0, 2.0, 0.5).tensor())
+        e = Ellipsoid.from_tensor(Ellipsoid.from_eigenvalues(1e7, 2e7, 3e7, 1.0, 2.0, 0.5).tensor())
+    assert abs(s.theta - 2.0) < 1e-12 and abs(s.dper - 2e7) < 1e-12 * 2e7 and abs(s.dpar - 3e7) < 1e-12 * 3e7
+    np.testing.assert_allclose([e.alpha, e.beta, e.gamma], [1.0, 2.0, 0.5], atol=1e-12)
+    np.testing.assert_allclose(e.eigenvalues, [1e7, 2e7, 3e7], rtol=1e-12)

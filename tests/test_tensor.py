@@ -239,3 +239,17 @@ def test_bad_input_is_refused():
         fit_tensor(data, "m1", start, vectors=VECTORS, params=params, spheroid_type="round")
     with pytest.raises(ValueError, match="no finite start value of 'te' for residue '1'"):
         fit_tensor(data, "m2", start, vectors=VECTORS, params=params)
+
+
+def test_readme_tensor_example():
+    from pathlib import Path
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = text.split("## Diffusion tensors")[1].split("```python")[1].split("```")[0]
+    namespace = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    res, truth = namespace["res"], namespace["truth"]
+    assert res.status == Status.CONVERGED and res.chi2 < 1e-15
+    np.testing.assert_allclose(res.diffusion.eigenvalues, truth.eigenvalues, rtol=1e-6)
+    np.testing.assert_allclose([res.diffusion.alpha, res.diffusion.beta, res.diffusion.gamma], [1.0, 2.0, 0.5],
+                               atol=1e-6)
+    np.testing.assert_allclose(res.params["te"], 50e-12, rtol=1e-6)
