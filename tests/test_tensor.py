@@ -31,9 +31,17 @@ TRUE_PARAMS = {"s2": RNG.uniform(0.7, 0.95, N), "te": RNG.uniform(20e-12, 200e-1
 
 
 def synthetic(model, tensor):
-    """Noise-free R1, R2, NOE at 600 and 800 MHz; errors 5 % (R1, R2) and 0.04 (NOE), as relax's sets."""
-    params = {p: TRUE_PARAMS[p] for p in get_model(model).params}
-    values = mfjax.back_calc(EXP, model, params, tensor, vectors=VECTORS)
+    """Noise-free R1, R2, NOE at 600 and 800 MHz; errors 5 % (R1, R2) and 0.04 (NOE), as relax's sets.
+    model: one name or a list per residue; returns the data and the true parameters (NaN where unused)."""
+    names = [model] * N if isinstance(model, str) else list(model)
+    values = np.zeros((N, EXP.n_measurements))
+    params = {}
+    for name in dict.fromkeys(names):
+        idx = np.array([i for i, m in enumerate(names) if m == name])
+        p = {q: TRUE_PARAMS[q][idx] for q in get_model(name).params}
+        values[idx] = mfjax.back_calc(EXP, name, p, tensor, vectors=VECTORS[idx])
+        for q, v in p.items():
+            params.setdefault(q, np.full(N, np.nan))[idx] = v
     errors = np.where(np.array(EXP.kinds) == "NOE", 0.04, 0.05 * values)
     return mfjax.RelaxationData(EXP, values, errors), params
 
@@ -162,7 +170,7 @@ def _ellipsoid(dx, dy, dz):
 
 CASES = {
     "sphere": ("m2", Sphere.from_diso(2e7), Sphere.from_diso(2e7 * 1.15), None),
-    "prolate": ("m1", Spheroid.from_tensor(_ellipsoid(2e7, 2e7, 3e7).tensor()), None, "prolate"),
+    "prolate": (["m1", "m2"] * (N // 2), Spheroid.from_tensor(_ellipsoid(2e7, 2e7, 3e7).tensor()), None, "prolate"),
     "oblate": ("m1", Spheroid.from_tensor(_ellipsoid(2e7, 3e7, 3e7).tensor()), None, "oblate"),
     "ellipsoid": ("m2", _ellipsoid(1e7, 2e7, 3e7), None, None),
 }
@@ -185,7 +193,7 @@ def _angles(tensor):
 def test_recovers_the_synthetic_tensors(case):
     model, truth, _, spheroid_type = CASES[case]
     data, params = synthetic(model, truth)
-    start_params = {p: v * (0.9 if p == "s2" else 1.2) for p, v in params.items()}
+    start_params = {p: v * (0.9 if p == "s2" else 1.2) for p, v in params.items()}   # NaN stays NaN
     res = fit_tensor(data, model, _start(truth), vectors=VECTORS, params=start_params, spheroid_type=spheroid_type)
     assert res.status == Status.CONVERGED and res.chi2 < 1e-15
     assert type(res.diffusion) is type(truth)
@@ -193,7 +201,7 @@ def test_recovers_the_synthetic_tensors(case):
     for name in _angles(truth):
         assert abs(getattr(res.diffusion, name) - getattr(truth, name)) < 1e-6, name
     for p, v in params.items():
-        np.testing.assert_allclose(res.params[p], v, rtol=1e-6)
+        np.testing.assert_allclose(res.params[p], v, rtol=1e-6)        # NaN where the residue's model lacks p
     np.testing.assert_allclose(res.chi2_residues.sum(), res.chi2, rtol=1e-12)
     assert res.iterations > 0 and res.f_count > res.iterations and res.h_count >= res.iterations
 
@@ -253,3 +261,17 @@ def test_readme_tensor_example():
     np.testing.assert_allclose([res.diffusion.alpha, res.diffusion.beta, res.diffusion.gamma], [1.0, 2.0, 0.5],
                                atol=1e-6)
     np.testing.assert_allclose(res.params["te"], 50e-12, rtol=1e-6)
+
+
+def test_tensor_chi2_matches_the_per_residue_chi2():
+    from mfjax.tensor import tensor_chi2
+    model, truth, _, _ = CASES["prolate"]          # a model list: m1 and m2 residues
+    data, params = synthetic(model, truth)
+    others = [_start(truth), Spheroid(9e-9, -2e6, 0.3, 2.9)]
+    got = tensor_chi2(data, model, [truth, *others], params, vectors=VECTORS)
+    assert got[0] < 1e-20
+    m1 = np.array(model) == "m1"
+    for value, tensor in zip(got[1:], others):
+        want = sum(mfjax.chi2(data.subset(np.flatnonzero(sel)), name, {p: params[p][sel] for p in get_model(name).params},
+                              tensor, vectors=VECTORS[sel]).sum() for name, sel in (("m1", m1), ("m2", ~m1)))
+        np.testing.assert_allclose(value, want, rtol=1e-12)
