@@ -73,6 +73,7 @@ MU0, EPSILON0, GAMMA0, INIT_LAMBDA = 1e-5, 1e-2, 1e-2, 1e4
 SCALE_MU, SCALE_EPSILON, SCALE_GAMMA = 0.5, 1e-2, 1e-2
 INNER_MAXITER = 500
 ARMIJO_C, RHO, LS_MAX_EVALS = 1e-4, 0.5, 501
+HESSIAN_BATCH = 64                                  # residues per block of the per-residue Hessians
 
 
 @dataclasses.dataclass
@@ -148,6 +149,25 @@ def _sym(h):
     return 0.5 * (h + jnp.swapaxes(h, -1, -2))
 
 
+def _cholesky_solve(h, rhs):
+    """h⁻¹·rhs for one small symmetric positive-definite h (p, p) and rhs (p, q), by a Cholesky
+    factorisation unrolled over scalars (fuses under vmap; batched LAPACK calls cost far more here)."""
+    p = h.shape[0]
+    low = [[None] * p for _ in range(p)]
+    for j in range(p):
+        d = h[j, j] - sum(low[j][k] ** 2 for k in range(j))
+        low[j][j] = jnp.sqrt(d)
+        for i in range(j + 1, p):
+            low[i][j] = (h[i, j] - sum(low[i][k] * low[j][k] for k in range(j))) / low[j][j]
+    y = []
+    for i in range(p):                        # L y = rhs
+        y.append((rhs[i] - sum(low[i][k] * y[k] for k in range(i))) / low[i][i])
+    x = [None] * p
+    for i in reversed(range(p)):              # Lᵀ x = y
+        x[i] = (y[i] - sum(low[k][i] * x[k] for k in range(i + 1, p))) / low[i][i]
+    return jnp.stack(x)
+
+
 def schur_step(blocks, h_tt, g_t):
     """Newton–GMW step on an arrowhead Hessian by the Schur complement (see the module docstring).
 
@@ -162,7 +182,7 @@ def schur_step(blocks, h_tt, g_t):
         e_x = jax.vmap(lambda h: gmw_cholesky(h)[2])(h_xx)
         h_mod = h_xx + jax.vmap(jnp.diag)(e_x)
         rhs = jnp.concatenate([g_x[..., None], h_xt], axis=-1)          # (n_g, p, 1 + k)
-        sol = jnp.linalg.solve(h_mod, rhs)                                # H̃⁻¹ [g, H_xt]
+        sol = jax.vmap(_cholesky_solve)(h_mod, rhs)                       # H̃⁻¹ [g, H_xt]
         s = s - jnp.einsum("ipa,ipb->ab", h_xt, sol[..., 1:])
         r = r - jnp.einsum("ipa,ip->a", h_xt, sol[..., 0])
         solved.append((sol, e_x))
@@ -222,7 +242,10 @@ def _kernels(cls, groups: tuple, fix_residues: bool):
         blocks, g_xs, h_blocks = [], [], []
         for f, p, x, a, g, c, l, act in zip(funs, sizes, xs, args, cons["groups"], c_g, lam[1], active[1]):
             z = jnp.concatenate([x, jnp.broadcast_to(t, (x.shape[0], k))], 1)
-            hess, grad = jax.vmap(_grad_and_hessian(f))(z, a)
+            # blocks of HESSIAN_BATCH residues at a time: the second-order intermediates stay in cache
+            # (about 7x faster than one vmap over 5,000 residues on a CPU)
+            hess, grad = jax.lax.map(lambda za: _grad_and_hessian(f)(*za), (z, a),
+                                     batch_size=min(HESSIAN_BATCH, z.shape[0]))
             coef = jnp.where(act, l - c / mu, 0.0)                        # (n_g, rows)
             w = act / mu
             g_x = grad[:, :p] - coef @ g["A_x"]
