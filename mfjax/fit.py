@@ -13,9 +13,10 @@ from mfjax.constants import N15_CSA, NH_BOND_LENGTH
 from mfjax.data import RelaxationData
 from mfjax.objective import residue_problem
 from mfjax.solvers import batch, driver, grid
+from mfjax.solvers.active_set import ActiveSetNewton
 from mfjax.status import Status, status_names
 
-ALGORITHMS = ("newton",)
+ALGORITHMS = ("newton", "active_set_newton")
 MIN_POINTS = 3   # relax deselects residues with fewer data points (overfit_deselect)
 
 
@@ -101,7 +102,9 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     x0: start values, dict name -> (n,) SI arrays; None: grid search with ``grid_inc`` increments
     (int or dict per parameter) over ``grid_bounds`` ("relax", "paper" or dict name -> (lo, hi) SI).
     algorithm "newton"; line_search "backtrack" or "more_thuente"; hessian_mod "gmw" or None;
-    constraints: Method of Multipliers on relax's A·x ≥ b, or unconstrained.
+    constraints: Method of Multipliers on relax's A·x ≥ b, or unconstrained. algorithm
+    "active_set_newton": the active-set Newton of :mod:`mfjax.solvers.active_set` on the same A·x ≥ b
+    (its own line search and termination: line_search, hessian_mod, func_tol and grad_tol do not apply).
     func_tol, grad_tol, max_iter: minfx's termination settings. Residues with no data, fewer than
     3 points or fewer points than parameters are still evaluated (finite numbers) but marked
     SKIPPED_*. Returns a :class:`FitResult`.
@@ -111,6 +114,8 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     model = models.get_model(model)
     options = driver.Options(constrained=bool(constraints), line_search=line_search, hessian_mod=hessian_mod,
                              func_tol=func_tol, grad_tol=grad_tol)      # validates the settings up front
+    if algorithm == "active_set_newton":   # docs/constrained_newton.md (its own tests; ignores line_search etc.)
+        options = ActiveSetNewton(constrained=bool(constraints))
     problem = residue_problem(data, model, diffusion=diffusion, r=r, csa=csa, vectors=vectors)
     n, scales = data.n_residues, np.asarray(problem.scales)
     tm = None if model.local_tm or diffusion is None else float(diffusion.tm)
