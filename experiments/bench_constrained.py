@@ -42,10 +42,15 @@ REL_TOL, ABS_TOL_ZERO, ABS_TOL_ZERO_LOOSE, CHI2_SMALL = 1e-6, 1e-9, 1e-6, 1e-20
 log = bench_fit.log
 
 
+MAX_ITER = {}   # method -> max_iter passed to fit (--max-iter); fit's default otherwise
+
+
 def run_method(grid: str, method: str, quick, repeats: int) -> dict:
     """Per-point arrays and times of one method on one grid (first call, then ``repeats`` warm calls)."""
     model, truth, data, idx = bench_fit.load_grid(grid, quick)
     kwargs = dict(bench_fit.FIT_KWARGS, **METHODS[method])
+    if method in MAX_ITER:
+        kwargs["max_iter"] = MAX_ITER[method]
     log(f"[{grid}/{method}] {data.n_residues} points: first call ...")
     t0 = time.perf_counter()
     res = bench_fit.FIT(data, model, **kwargs)
@@ -132,8 +137,11 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3, help="warm calls per method and grid (median)")
     parser.add_argument("--grids", nargs="*", default=["RG", "DMG"], choices=["RG", "DMG"])
     parser.add_argument("--refresh", action="store_true", help="rerun the Method of Multipliers (ignore the cache)")
+    parser.add_argument("--max-iter", type=int, help="iteration cap of the new method (default: fit's 1e7)")
     parser.add_argument("--out", type=Path, help="also write the JSON to this file")
     args = parser.parse_args(argv)
+    if args.max_iter:
+        MAX_ITER["active_set_newton"] = args.max_iter
     quick = args.quick_n if args.quick else None
     doc = dict(benchmark="constrained Newton (active_set_newton) vs Method of Multipliers on the RG and DMG",
                started=time.strftime("%Y-%m-%d %H:%M:%S"), versions=bench_fit.versions(),
@@ -141,7 +149,7 @@ def main(argv=None):
                fit_settings=dict(bench_fit.FIT_KWARGS, diffusion=repr(bench_fit.FIT_KWARGS["diffusion"])),
                recovery=dict(chi2_below=CHI2_SMALL, rel_tol=REL_TOL, abs_tol_where_truth_is_0=ABS_TOL_ZERO,
                              loose_abs_tol_where_truth_is_0=ABS_TOL_ZERO_LOOSE),
-               quick=bool(args.quick), repeats=args.repeats)
+               quick=bool(args.quick), repeats=args.repeats, max_iter_new_method=args.max_iter or "fit default (1e7)")
     for grid in args.grids:
         doc[grid] = compare(grid, quick, args.repeats, args.refresh)
     doc["cpu_after"] = bench_fit.cpu_info()
