@@ -105,8 +105,9 @@ def test_no_nan_on_a_zero_hessian_row():
     x = jnp.array([1.0, 0.0, 0.0])
     working, p, slope, amax, *_ = active_set._direction(x, g, H, A, b, "gmw")
     assert np.all(np.isfinite(np.asarray(p))) and float(slope) <= 0.0
-    # S2 ≤ 1 holds (its multiplier 2 > 0), Rex ≥ 0 is released (∂f/∂Rex > 0 pushes it … into the bound: kept)
-    assert bool(working[1])
+    # Multipliers: S2 ≤ 1: 2 > 0, τe ≥ 0: 0, Rex ≥ 0: 0.5 > 0 — all kept, so the point is stationary.
+    assert np.asarray(working).tolist() == [False, True, True, True]
+    np.testing.assert_array_equal(np.asarray(p), 0.0)
 
 
 # -- model-free problems --------------------------------------------------------------------------
