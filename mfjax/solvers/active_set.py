@@ -19,9 +19,18 @@ modified Newton direction):
    constraint is put back and p recomputed (at most n times; each such row is independent of the
    working set, so this ends).
 3. Step. The ratio test gives the longest feasible step α_max along p; the first trial is
-   α = min(1, α_max) (a blocking constraint is then met exactly: the trial point is projected onto
-   its hyperplane), then Armijo backtracking (c = 1e-4) with safeguarded quadratic interpolation
-   (factor in [0.1, 0.5]).
+   α = min(1, θ·α_max) with θ = ``boundary_fraction`` (0.995), or α_max itself when what would be
+   left is within the activity tolerance (the trial point is then projected onto the blocking
+   constraint's hyperplane, so it is met exactly); then Armijo backtracking (c = 1e-4) with
+   safeguarded quadratic interpolation (factor in [0.1, 0.5]).
+4. Start and degenerate corners. The start is moved inside along the normal of every active
+   constraint by ``start_inset`` (1 %) of the room there. A run that converges with χ² > ``f_zero``
+   where a free parameter has zero curvature (τe at S2 = 1: a degenerate KKT point) restarts from
+   the point moved ``escape_inset`` (10 %) inside, at most ``max_escapes`` times; the lowest χ² point
+   is returned.
+
+Status: experimental. Measured against the Method of Multipliers on the paper's grids it loses
+points at the S2 = 1 corner (RG) and crawls next to S2 ≥ 0 (DMG); see docs/constrained_newton.md.
 
 Every step of the engine evaluates f, ∇f, ∇²f once at the trial point (so f_count = g_count =
 h_count = evaluations), and one accepted trial is one iteration. Termination (``prob.converge``):
