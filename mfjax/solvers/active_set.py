@@ -83,6 +83,12 @@ class ActiveSetNewton:
     max_escapes: int = 3
     direction: str = "gmw"
 
+    def __post_init__(self):
+        if self.direction not in ("gmw", "abs_eig"):
+            raise ValueError(f"unknown direction {self.direction!r}; use 'gmw' or 'abs_eig' (|λ|-modified Newton)")
+        if not 0.0 < self.boundary_fraction <= 1.0:
+            raise ValueError(f"boundary_fraction must be in (0, 1], got {self.boundary_fraction!r}")
+
     def init(self, fun, prob: Problem) -> "State":
         x0 = prob.x0
         n, m = x0.shape[0], prob.b.shape[0]
