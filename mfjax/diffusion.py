@@ -1,4 +1,5 @@
-"""Rotational diffusion tensors and their spectral-density components (relax_reference.md §2.2, §2.3).
+"""Rotational diffusion tensors and their spectral-density components (Woessner 1962; relax
+``lib/diffusion/weights.py``, ``data_store/diff_tensor.py``).
 
 ``components(diffusion, vector)`` gives, for one XH bond, the weights c_i and correlation times τ_i (s)
 of the k = 1 (sphere), 3 (spheroid) or 5 (ellipsoid) exponentials, in relax's index order.

@@ -267,18 +267,18 @@ def _phase(run, problems, rows, started, pending, slots, stop_live, n_dev, q_len
 
 @functools.lru_cache(maxsize=None)
 def _evaluator(fun: Callable):
-    return jax.jit(lambda x, args: jax.lax.map(lambda xa: fun(*xa), (x, args), batch_size=EVALUATE_WIDTH))
+    return jax.jit(jax.vmap(fun))
 
 
 def evaluate(fun: Callable, x, args) -> np.ndarray:
-    """fun at x for every problem of a batch (no optimisation), as a numpy array (N,). The batch is
-    padded to a power of two ≥ EVALUATE_WIDTH (repeating the last problem: few compilations) and
-    mapped EVALUATE_WIDTH problems at a time, so every problem's value comes from the same code,
-    whatever the batch."""
+    """fun at x for every problem of a batch (no optimisation), as a numpy array (N,): one program of
+    EVALUATE_WIDTH problems, called on consecutive blocks (the last one padded by repeating its last
+    problem), so every problem's value comes from the same code whatever the batch."""
     x = np.asarray(x, np.float64)
     N = x.shape[0]
-    if N == 0:
-        return np.zeros(0)
-    size = padded_size(N, EVALUATE_WIDTH)
+    size = -(-N // EVALUATE_WIDTH) * EVALUATE_WIDTH
     pad = lambda a: np.concatenate([np.asarray(a), np.repeat(np.asarray(a)[-1:], size - N, axis=0)])
-    return np.asarray(_evaluator(fun)(pad(x), jax.tree.map(pad, args)))[:N]
+    x, args = pad(x), jax.tree.map(pad, args)
+    blocks = [np.asarray(_evaluator(fun)(x[i:i + EVALUATE_WIDTH], jax.tree.map(lambda a: a[i:i + EVALUATE_WIDTH], args)))
+              for i in range(0, size, EVALUATE_WIDTH)]
+    return np.concatenate(blocks)[:N] if blocks else np.zeros(0)
