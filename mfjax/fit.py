@@ -12,7 +12,7 @@ from mfjax._x64 import x64
 from mfjax.constants import N15_CSA, NH_BOND_LENGTH
 from mfjax.data import RelaxationData
 from mfjax.objective import residue_problem
-from mfjax.solvers import driver, grid
+from mfjax.solvers import batch, driver, grid
 from mfjax.status import Status, status_names
 
 ALGORITHMS = ("newton",)
@@ -129,13 +129,13 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
         start = np.zeros((n, 0))
 
     if model.n_params:
-        res = driver.minimise(problem.fun, start, problem.args, A, b, options=options, max_iter=max_iter,
+        res = batch.minimise(problem.fun, start, problem.args, A, b, solver=options, max_iter=max_iter,
                               n_devices=n_devices, progress=progress)
         x, chi2 = res.x, res.f
         counts = res.iterations, res.f_count, res.g_count, res.h_count
         status = res.status.copy()
     else:
-        x, chi2 = start, np.asarray(driver.evaluate(problem.fun, start, problem.args))
+        x, chi2 = start, np.asarray(batch.evaluate(problem.fun, start, problem.args))
         counts = (np.zeros(n, np.int64), np.ones(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64))
         status = np.full(n, Status.NO_PARAMETERS, np.int32)
 
