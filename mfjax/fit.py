@@ -82,6 +82,22 @@ def _start_points(x0, model, n):
     return start
 
 
+def _constraint_rows(n: int) -> int:
+    """The most rows of relax's A·x ≥ b among the registered models with n parameters."""
+    return max((models.linear_constraints(m, tm=1e-8)[0].shape[0] for m in models.MODELS.values()
+                if m.n_params == n), default=0)
+
+
+def _pad_constraints(A, b, rows: int):
+    """A·x ≥ b with slack rows (0·x ≥ −1) appended up to ``rows``: the same shapes for every model with
+    n parameters. A slack row never binds: its multiplier starts and stays 0 and every term it adds to
+    the augmented Lagrangian, its gradient and Hessian is an exact zero (and no grid point fails it)."""
+    extra = rows - A.shape[0]
+    if extra <= 0:
+        return A, b
+    return np.concatenate([A, np.zeros((extra, A.shape[1]))]), np.concatenate([b, np.full(extra, -1.0)])
+
+
 def _grid_inc(grid_inc, model):
     if isinstance(grid_inc, Mapping):
         return np.array([int(grid_inc.get(p, 11)) for p in model.params])
@@ -92,7 +108,7 @@ def _grid_inc(grid_inc, model):
 def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=N15_CSA, vectors=None, x0=None,
         grid_inc=11, grid_bounds="relax", algorithm="newton", line_search="backtrack", hessian_mod="gmw",
         constraints=True, func_tol=1e-25, grad_tol=None, max_iter=10_000_000, n_devices=None,
-        progress=None) -> FitResult:
+        progress=None, shared_programs=True) -> FitResult:
     """Fit one model-free model to every residue of ``data``.
 
     model: "m0"–"m9", "tm0"–"tm9" or a registered custom model. diffusion: a fixed tensor
@@ -102,7 +118,10 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     (int or dict per parameter) over ``grid_bounds`` ("relax", "paper" or dict name -> (lo, hi) SI).
     algorithm "newton"; line_search "backtrack" or "more_thuente"; hessian_mod "gmw" or None;
     constraints: Method of Multipliers on relax's A·x ≥ b, or unconstrained.
-    func_tol, grad_tol, max_iter: minfx's termination settings. Residues with no data, fewer than
+    func_tol, grad_tol, max_iter: minfx's termination settings. shared_programs: fit through the
+    generic χ² (``objective.generic_chi2``): every model with the same number of parameters runs the
+    same compiled programs, so that a new model compiles nothing (same results to round-off; README,
+    "First calls and the compilation cache"). Residues with no data, fewer than
     3 points or fewer points than parameters are still evaluated (finite numbers) but marked
     SKIPPED_*. Returns a :class:`FitResult`.
     """
@@ -111,10 +130,13 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     model = models.get_model(model)
     options = driver.Options(constrained=bool(constraints), line_search=line_search, hessian_mod=hessian_mod,
                              func_tol=func_tol, grad_tol=grad_tol)      # validates the settings up front
-    problem = residue_problem(data, model, diffusion=diffusion, r=r, csa=csa, vectors=vectors)
+    problem = residue_problem(data, model, diffusion=diffusion, r=r, csa=csa, vectors=vectors,
+                              generic=shared_programs)
     n, scales = data.n_residues, np.asarray(problem.scales)
     tm = None if model.local_tm or diffusion is None else float(diffusion.tm)
     A, b = models.linear_constraints(model, tm=tm)
+    if shared_programs:
+        A, b = _pad_constraints(A, b, _constraint_rows(model.n_params))
 
     grid_count = np.zeros(n, np.int64)
     if x0 is not None:
@@ -135,7 +157,10 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
         counts = res.iterations, res.f_count, res.g_count, res.h_count
         status = res.status.copy()
     else:
-        x, chi2 = start, np.asarray(batch.evaluate(problem.fun, start, problem.args))
+        size = -(-n // 256) * 256         # a fixed shape for any residue count (rows repeated)
+        pick = np.minimum(np.arange(size), n - 1)
+        x, chi2 = start, np.asarray(batch.evaluate(problem.fun, np.zeros((size, 0)),
+                                                   {k: np.asarray(v)[pick] for k, v in problem.args.items()}))[:n]
         counts = (np.zeros(n, np.int64), np.ones(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64))
         status = np.full(n, Status.NO_PARAMETERS, np.int32)
 

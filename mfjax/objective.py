@@ -22,7 +22,7 @@ from ._x64 import x64
 from .constants import N15_CSA, NH_BOND_LENGTH
 from .data import Experiment, RelaxationData
 from .diffusion import Ellipsoid, Sphere, Spheroid, components, is_anisotropic, local_tm_components
-from .models import SCALES, Model, get_model, scaling
+from .models import MODELS, SCALES, Model, get_model, scaling
 from .spectral import FORM_SLOTS, GENERIC_FIXED, GENERIC_SLOTS, generic_spectral_density, spectral_density
 from .spectral.summation import numpy_sum
 
@@ -135,10 +135,24 @@ def generic_route(model: Model) -> dict[str, np.ndarray] | None:
     return {"route": route, "scale": scale, "fixed": np.array([_FIXED[name] for name in SLOTS])}
 
 
+def fed_slots(model: Model) -> frozenset:
+    """The slots of the generic χ² that a model's parameters feed (its form must have generic slots)."""
+    return frozenset({"local_tm": "local_tm", "rex": "rex", **FORM_SLOTS[model.form]}[p] for p in model.params)
+
+
+def shared_slots(model: Model) -> frozenset:
+    """The slots that the generic χ² serving ``model`` can feed: those of every registered model with
+    as many parameters (and of ``model``), so that all of them share one function."""
+    n = model.n_params
+    peers = [m for m in MODELS.values() if m.n_params == n and m.form in FORM_SLOTS] + [model]
+    return frozenset().union(*(fed_slots(m) for m in peers))
+
+
 @functools.lru_cache(maxsize=None)
-def generic_chi2(layout: _Layout, n: int, k: int) -> Callable:
+def generic_chi2(layout: _Layout, n: int, k: int, fed: frozenset = frozenset(SLOTS)) -> Callable:
     """χ²(x_scaled, args_one) of one residue for EVERY model with n parameters whose form the generic
-    spectral density covers, k diffusion components (see ``generic_route``); cached per (layout, n, k)."""
+    spectral density covers, k diffusion components (see ``generic_route``); the slots outside ``fed``
+    are constants (their fixed values) for all these models. Cached per (layout, n, k, fed)."""
     omega = relaxation.frequencies(layout.fields_mhz, layout.nucleus)
     rex_scale = relaxation.rex_scale(layout.rex_field_mhz)
     rex_factor = relaxation.rex_factor(layout.fields_mhz)
@@ -152,8 +166,9 @@ def generic_chi2(layout: _Layout, n: int, k: int) -> Callable:
             slots = jnp.where(route >= 0, xv[jnp.clip(route, 0, n - 1)] * args["scale"], args["fixed"])
         else:
             slots = jnp.asarray(args["fixed"])
-        value = dict(zip(SLOTS, (slots[i] for i in range(len(SLOTS)))))
-        taus = jnp.where(first & (route[0] >= 0), value["local_tm"], args["taus"])
+        value = {name: slots[i] if name in fed else _FIXED[name] for i, name in enumerate(SLOTS)}
+        taus = jnp.where(first & (route[0] >= 0), value["local_tm"], args["taus"]) if "local_tm" in fed \
+            else args["taus"]
         jw = generic_spectral_density(value, omega, args["weights"], taus)
         r1, r2, noe = relaxation.rates(jw, args["d"], args["c"], value["rex"] * rex_scale, rex_factor, ratio)
         table = (r1, r2, noe)
@@ -391,4 +406,5 @@ def residue_problem(data: RelaxationData, model, diffusion=None, r=NH_BOND_LENGT
         args["weights"] = np.broadcast_to(np.arange(k) == 0, (n, k)).astype(np.float64)
         args["taus"] = np.zeros((n, k))
     args.update({key: np.broadcast_to(value, (n,) + value.shape) for key, value in route.items()})
-    return Problem(generic_chi2(layout, model.n_params, args["weights"].shape[1]), args, scaling(model))
+    fun = generic_chi2(layout, model.n_params, args["weights"].shape[1], shared_slots(model))
+    return Problem(fun, args, scaling(model))

@@ -109,13 +109,18 @@ FORM_SLOTS: dict[str, dict[str, str]] = {
 
 def generic_spectral_density(slots: Mapping, omega, weights, taus):
     """J(ω) in s for one residue from the generic form's ``slots`` ({name of GENERIC_SLOTS: scalar});
-    omega, weights, taus as in :func:`spectral_density` (components of weight 0 add exact zeros)."""
+    omega, weights, taus as in :func:`spectral_density` (components of weight 0 add exact zeros).
+    A slot given as a Python number is a constant for every model of the caller: with tf = 0 or
+    ts = 0 (numbers) the term is exactly 0 and is left out."""
     omega = jnp.asarray(omega)
-    s2, s2f = slots["s2"], slots["s2f"]
+    s2, s2f, tf, ts = slots["s2"], slots["s2f"], slots["tf"], slots["ts"]
     terms = []
     for i in range(weights.shape[0]):
         tau = taus[i]
-        bracket = (s2 * fact_ti(omega, tau) + (1.0 - s2f) * fact_t(omega, slots["tf"], tau)) \
-            + (s2f - s2) * fact_t(omega, slots["ts"], tau)
+        bracket = s2 * fact_ti(omega, tau)
+        if not (isinstance(tf, float) and tf == 0.0):
+            bracket = bracket + (1.0 - s2f) * fact_t(omega, tf, tau)
+        if not (isinstance(ts, float) and ts == 0.0):
+            bracket = bracket + (s2f - s2) * fact_t(omega, ts, tau)
         terms.append((weights[i] * tau) * bracket)
     return (0.4 * slots["prefactor"]) * numpy_sum(terms)
