@@ -105,7 +105,7 @@ def _scaled_chi2(model: Model, layout: _Layout) -> Callable:
         return _residue_chi2(args["values"], args["errors"], args["mask"], back_calc)
 
     fun.__name__ = fun.__qualname__ = f"chi2_{model.name}"
-    fun.scalar_parameters = True   # only indexes x: the driver may pass a tuple of scalars (faster Hessians)
+    fun.scalar_parameters = True   # only indexes x: the solvers may pass a tuple of scalars (faster Hessians)
     return fun
 
 

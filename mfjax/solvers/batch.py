@@ -8,6 +8,12 @@ small tail batch (TAIL_SLOTS per device). Fixed batch shapes per (function, solv
 recompiles needlessly, and the cost follows the total number of steps, not N × the slowest
 problem. With several devices each device runs its own loop on its shard (``jax.shard_map``) and
 stops independently.
+
+Bitwise batch independence: a problem's result does not depend on its neighbours, its slot, the
+phase or the number of devices. Every phase runs the same program (the queued runner; the tail is
+the same program with a smaller batch), each problem's arithmetic is elementwise along the batch
+axis, and no batch is narrower than 2 slots per device (XLA compiles a batch of 1 as scalar code
+whose round-off differs from the vectorised code). tests/test_batch_independence.py checks it.
 """
 from __future__ import annotations
 
@@ -46,12 +52,12 @@ class Result(NamedTuple):
 
 def default_sizes(n_problems: int, n_devices: int, platform: str) -> tuple[int, int]:
     """(batch, tail) slot counts over all devices: the bulk runs in ``batch`` slots (a power of two
-    per device, at most 64 per CPU device — the fastest per problem-step on CPU, measured with
+    ≥ TAIL_SLOTS per device, at most 64 per CPU device — the fastest per problem-step on CPU, measured with
     experiments/bench_fit.py — or 16384 per accelerator), the stragglers in TAIL_SLOTS per device."""
     per_device = -(-n_problems // n_devices)
     cap = 64 if platform == "cpu" else 16384
-    batch = min(padded_size(per_device), cap)
-    return batch * n_devices, min(TAIL_SLOTS, batch) * n_devices
+    batch = min(padded_size(per_device, TAIL_SLOTS), cap)
+    return batch * n_devices, TAIL_SLOTS * n_devices
 
 
 class _Packing:
@@ -80,31 +86,31 @@ def _rows_like(mask, a):
 
 @functools.lru_cache(maxsize=None)
 def _compiled(fun: Callable, solver: Solver, n_devices: int):
-    """The jitted (and, with several devices, shard_mapped) slot runner and blank-state maker.
+    """The jitted (and, with several devices, shard_mapped) slot runner: ONE program for every phase
+    (bulk, tail, a lone problem), so that a problem's arithmetic does not depend on the phase.
 
-    ``run(prob, rows, owner, q_prob, q_rows, q_owner, n_queue, more, max_steps, stop_live)`` works on
+    ``run(prob, rows, owner, q_prob, q_owner, n_queue, more, max_steps, stop_live)`` works on
     one device's S slots (problem data ``prob``, packed state ``rows`` (S, K), problem index
-    ``owner``, −1 = empty) and queue of Q problems (``q_*``, the first ``n_queue`` valid). Each step
-    first empties the finished slots into an output buffer and refills free slots from the queue,
-    then steps every running slot. It stops after ``max_steps`` steps, when nothing runs and the
-    queue is used up, or once the queue is used up and — if the host has ``more`` problems — a slot
-    is free, or — if not — at most ``stop_live`` problems still run. Returns the slots, how many
-    queue rows were taken, and the output buffer (Q + S rows, owners, −1 = unused)."""
+    ``owner``, −1 = empty) and queue of Q fresh problems (``q_*``, the first ``n_queue`` valid; a
+    slot that takes one starts from the solver's ``init``). Each step first empties the finished
+    slots into an output buffer and refills free slots from the queue, then steps every running
+    slot. It stops after ``max_steps`` steps, when nothing runs and the queue is used up, or once
+    the queue is used up and — if the host has ``more`` problems — a slot is free, or — if not —
+    at most ``stop_live`` problems still run. Returns the slots, how many queue rows were taken,
+    and the output buffer (Q + S rows, owners, −1 = unused)."""
 
-    step_one = jax.jit(functools.partial(solver.step, fun))   # traced once, shared by both loops
-
-    def _unpack_pack_step(prob):
-        template = solver.init(fun, jax.tree.map(lambda a: a[0], prob))
-        unravel = jax.flatten_util.ravel_pytree(template)[1]
-        return (jax.vmap(unravel), jax.vmap(lambda one: jax.flatten_util.ravel_pytree(one)[0]),
-                jax.vmap(step_one))
+    step_one = functools.partial(solver.step, fun)
+    init_one = functools.partial(solver.init, fun)
 
     def select(mask, new, old):
         return jax.tree.map(lambda u, v: jnp.where(_rows_like(mask, v), u, v), new, old)
 
-    def run(prob, rows, owner, q_prob, q_rows, q_owner, n_queue, more, max_steps, stop_live):
-        unpack, pack, step = _unpack_pack_step(prob)
-        n_slots, n_q = rows.shape[0], q_rows.shape[0]
+    def run(prob, rows, owner, q_prob, q_owner, n_queue, more, max_steps, stop_live):
+        unravel = jax.flatten_util.ravel_pytree(init_one(jax.tree.map(lambda a: a[0], prob)))[1]
+        unpack = jax.vmap(unravel)
+        pack = jax.vmap(lambda one: jax.flatten_util.ravel_pytree(one)[0])
+        step, start = jax.vmap(step_one), jax.vmap(init_one)
+        n_slots, n_q = rows.shape[0], q_owner.shape[0]
         n_queue = n_queue[0]
 
         def running(state, owner):
@@ -121,7 +127,7 @@ def _compiled(fun: Callable, solver: Solver, n_devices: int):
             take = free & (src < n_queue)
             src = jnp.clip(src, 0, n_q - 1)
             prob = select(take, jax.tree.map(lambda q: q[src], q_prob), prob)
-            state = select(take, unpack(q_rows[src]), state)
+            state = select(take, start(prob), state)
             owner = jnp.where(take, q_owner[src], jnp.where(free, -1, owner))
             count = lambda mask: jnp.sum(mask, dtype=jnp.int32)
             return prob, state, owner, taken + count(take), out_rows, out_owner, n_out + count(finished)
@@ -149,30 +155,11 @@ def _compiled(fun: Callable, solver: Solver, n_devices: int):
         prob, state, owner, taken, out_rows, out_owner, _ = c
         return prob, pack(state), owner, taken[None], out_rows, out_owner
 
-    def run_plain(prob, rows, max_steps, stop_live):
-        """Step every running slot (no refill) for up to ``max_steps`` steps, until at most
-        ``stop_live`` still run: the few problems left at the end, where a conditional refill per
-        step would cost more than the step itself."""
-        unpack, pack, step = _unpack_pack_step(prob)
-
-        def body(carry):
-            i, state = carry
-            return i + 1, select(state.status == Status.RUNNING, step(prob, state), state)
-
-        def cond(carry):
-            return (carry[0] < max_steps) & (jnp.sum(carry[1].status == Status.RUNNING) > stop_live)
-
-        return pack(jax.lax.while_loop(cond, body, (jnp.zeros((), jnp.int32), unpack(rows)))[1])
-
     if n_devices > 1:
         mesh = Mesh(np.array(jax.devices()[:n_devices]), ("batch",))
         batch, same = PartitionSpec("batch"), PartitionSpec()
-        run = jax.shard_map(run, mesh=mesh, in_specs=(batch,) * 7 + (same,) * 3, out_specs=batch, check_vma=False)
-        run_plain = jax.shard_map(run_plain, mesh=mesh, in_specs=(batch, batch, same, same), out_specs=batch,
-                                  check_vma=False)
-    blank = jax.jit(functools.partial(solver.init, fun))
-    return (blank, jax.jit(run, compiler_options=_COMPILER_OPTIONS),
-            jax.jit(run_plain, compiler_options=_COMPILER_OPTIONS))
+        run = jax.shard_map(run, mesh=mesh, in_specs=(batch,) * 6 + (same,) * 3, out_specs=batch, check_vma=False)
+    return jax.jit(run, compiler_options=_COMPILER_OPTIONS)
 
 
 def minimise(fun: Callable, x0, args, A=None, b=None, *, solver: Solver, max_iter=10_000_000,
@@ -181,16 +168,18 @@ def minimise(fun: Callable, x0, args, A=None, b=None, *, solver: Solver, max_ite
              progress: Callable | None = None) -> Result:
     """Minimise ``fun(x, args_i)`` for every problem i of a batch, under A·x ≥ b.
 
-    solver: any :class:`~mfjax.solvers.base.Solver` (e.g. ``driver.Options()``, minfx's Newton–GMW–
+    solver: any :class:`~mfjax.solvers.base.Solver` (e.g. ``registry.build()``, minfx's Newton–GMW–
     backtracking inside the Method of Multipliers); a solver with ``constrained = False`` ignores A, b.
     x0: (N, n) starts (scaled coordinates). args: pytree with leading axis N. A: (m, n) or
     (N, m, n); b: (m,) or (N, m) (None: no constraints). max_iter: int or (N,). converge: (N,)
     bool, False forces a problem to run to max_iter (for straggler benchmarks). n_devices: devices
     to split the batch across (default: all local devices). batch_size / tail_size: slot counts of
-    the bulk and tail phases over all devices (default :func:`default_sizes`); queue_size: problems
-    handed to each device per host visit (default QUEUE_PER_SLOT per slot). chunk: device steps
-    between host visits at most. progress: called with (n_done, N) after each host visit. The
-    results do not depend on the sizes, the chunk or the order of the problems.
+    the bulk and tail phases over all devices (default :func:`default_sizes`; at least 2 per
+    device); queue_size: problems handed to each device per host visit (default QUEUE_PER_SLOT per
+    slot). chunk: device steps between host visits at most. progress: called with (n_done, N) after
+    each host visit. The results do not depend, bit for bit, on the sizes, the chunk, the devices
+    or the order of the problems: every phase runs the same program, with at least 2 slots per device
+    (XLA compiles a 1-wide batch as scalar code, whose round-off differs).
     """
     x0 = np.asarray(x0, dtype=np.float64)
     N, n = x0.shape
@@ -206,12 +195,13 @@ def minimise(fun: Callable, x0, args, A=None, b=None, *, solver: Solver, max_ite
     n_dev = n_devices or len(jax.devices())
     batch, tail = default_sizes(N, n_dev, jax.devices()[0].platform)
     batch, tail = batch_size or batch, tail_size or tail
-    if batch % n_dev or tail % n_dev:
-        raise ValueError(f"batch_size {batch} and tail_size {tail} must be multiples of the {n_dev} devices")
-    blank_fn, run_queued, run_plain = _compiled(fun, solver, n_dev)
-    packing = _Packing(jax.device_get(blank_fn(jax.tree.map(lambda a: a[0], problems))))
+    if batch % n_dev or tail % n_dev or batch < 2 * n_dev or tail < 2 * n_dev:
+        raise ValueError(f"batch_size {batch} and tail_size {tail} must be multiples of the {n_dev} devices, "
+                         "with at least 2 slots per device")
+    run = _compiled(fun, solver, n_dev)
+    blank = jax.eval_shape(functools.partial(solver.init, fun), jax.tree.map(lambda a: a[0], problems))
+    packing = _Packing(jax.tree.map(lambda leaf: np.zeros(leaf.shape, leaf.dtype), blank))
     rows = np.repeat(packing.blank_row[None], N, axis=0)     # every problem's state, host side
-    rows[:, packing.columns["x"]] = x0
     done = [0]
 
     def report(newly_done):
@@ -220,28 +210,34 @@ def minimise(fun: Callable, x0, args, A=None, b=None, *, solver: Solver, max_ite
             progress(done[0], N)
 
     status_col = packing.columns["status"][0]
-    live = np.arange(N)
-    if N > batch:
-        live = _queued_phase(run_queued, problems, rows, batch, tail // n_dev, n_dev,
-                             queue_size or QUEUE_PER_SLOT * (batch // n_dev), chunk, status_col, report)
-    if len(live) > tail:
-        live = _plain_phase(run_plain, problems, rows, live, batch, tail // n_dev, n_dev, chunk, status_col, report)
-    _plain_phase(run_plain, problems, rows, live, tail, 0, n_dev, chunk, status_col, report)
+    q_len = queue_size or QUEUE_PER_SLOT * (batch // n_dev)
+    if N > tail:      # the bulk: every problem through the queue, until at most tail/n_dev run per device
+        live = _phase(run, problems, rows, np.zeros(0, np.int64), np.arange(N), batch, tail // n_dev, n_dev, q_len,
+                      chunk, status_col, report)
+        _phase(run, problems, rows, live, np.zeros(0, np.int64), tail, 0, n_dev, tail // n_dev, chunk, status_col,
+               report)
+    else:
+        _phase(run, problems, rows, np.zeros(0, np.int64), np.arange(N), tail, 0, n_dev, tail // n_dev, chunk,
+               status_col, report)
 
     get = packing.get
     return Result(get(rows, "x").copy(), get(rows, "f").copy(), *(get(rows, k).astype(np.int64) for k in
                   ("iters", "f_count", "g_count", "h_count")), get(rows, "status").astype(np.int32))
 
 
-def _queued_phase(run, problems, rows, slots, stop_live, n_dev, q_len, chunk, status_col, report):
-    """The bulk: every device refills its ``slots // n_dev`` slots from a queue of ``q_len`` problems;
-    the host visits when a queue is used up. Ends when the host has nothing left to hand out and at
-    most ``stop_live`` problems run on each device; their rows go back into ``rows`` (in place, as
-    the finished ones'). Returns the indices of the problems still running."""
+def _phase(run, problems, rows, started, pending, slots, stop_live, n_dev, q_len, chunk, status_col, report):
+    """Problems ``started`` (their states in ``rows``; at most ``slots // n_dev`` per device, spread
+    over the devices) in ``slots`` slots, and the fresh problems ``pending`` handed to each device's
+    queue ``q_len`` at a time; the host visits when a queue is used up or after ``chunk`` steps. Ends
+    when the host has nothing left to hand out and at most ``stop_live`` problems run on each
+    device; every problem's row goes back into ``rows`` (in place). Returns the indices of the
+    problems still running."""
     per_dev = slots // n_dev
-    state = (jax.tree.map(lambda a: np.repeat(a[:1], slots, axis=0), problems),
-             np.repeat(rows[:1], slots, axis=0), np.full(slots, -1, np.int32))
-    pending = np.arange(len(rows))
+    owner = np.full(slots, -1, np.int64)
+    for j, i in enumerate(started):          # started problems, dealt round-robin over the devices
+        owner[(j % n_dev) * per_dev + j // n_dev] = i
+    pick = np.where(owner >= 0, owner, 0)
+    state = (jax.tree.map(lambda a: a[pick], problems), rows[pick], owner.astype(np.int32))
     while True:
         handed = [pending[d * q_len:(d + 1) * q_len] for d in range(n_dev)]
         rest = pending[n_dev * q_len:]
@@ -249,7 +245,7 @@ def _queued_phase(run, problems, rows, slots, stop_live, n_dev, q_len, chunk, st
         q_owner = np.concatenate([np.append(h, np.full(q_len - len(h), -1)) for h in handed]).astype(np.int32)
         n_queue = np.array([len(h) for h in handed], np.int32)
         *state, taken, out_rows, out_owner = run(
-            *state, jax.tree.map(lambda a: a[q_idx], problems), rows[q_idx], q_owner, n_queue, len(rest) > 0,
+            *state, jax.tree.map(lambda a: a[q_idx], problems), q_owner, n_queue, len(rest) > 0,
             np.int32(chunk), np.int32(stop_live))
         out_owner = np.asarray(out_owner)
         finished = out_owner >= 0
@@ -261,27 +257,6 @@ def _queued_phase(run, problems, rows, slots, stop_live, n_dev, q_len, chunk, st
         if len(pending) == 0 and live.reshape(n_dev, per_dev).sum(axis=1).max() <= stop_live:
             rows[owner[live]] = slot_rows[live]
             return owner[live].astype(np.int64)
-
-
-def _plain_phase(run, problems, rows, idx, slots, stop_live, n_dev, chunk, status_col, report):
-    """Problems ``idx`` (at most ``slots``) stepped in ``slots`` slots without refill (padding:
-    finished copies) until at most ``stop_live`` run on each device; their rows are updated in
-    ``rows``. Returns the indices of the problems still running."""
-    if len(idx) == 0:
-        return idx
-    pick = np.concatenate([idx, np.full(slots - len(idx), idx[0])])
-    prob = jax.tree.map(lambda a: a[pick], problems)
-    slot_rows = rows[pick]
-    slot_rows[len(idx):, status_col] = Status.CONVERGED
-    running = len(idx)
-    while True:
-        slot_rows = np.array(run(prob, slot_rows, np.int32(chunk), np.int32(stop_live)))
-        live = slot_rows[:, status_col] == Status.RUNNING
-        report(running - int(live.sum()))
-        running = int(live.sum())
-        if live.reshape(n_dev, -1).sum(axis=1).max() <= stop_live:
-            rows[idx] = slot_rows[:len(idx)]
-            return idx[live[:len(idx)]]
 
 
 @functools.lru_cache(maxsize=None)
