@@ -3,12 +3,13 @@
 
 Every case runs in a FRESH child process (a new interpreter, nothing traced or compiled yet):
 
-- ``ten_cold``: the ten models m0–m5, m9, tm0–tm2 fitted one after the other to a synthetic 135-residue,
-  two-field (600 + 800 MHz) 15N data set with a fixed prolate spheroid (per-residue XH vectors), with the
-  persistent compilation cache OFF (``MFJAX_NO_CACHE=1``);
+- ``ten_cold``: the ten models m0–m5, m9, tm0–tm2 fitted one after the other (``mfjax.fit_models``, shared
+  programs) to a synthetic 135-residue, two-field (600 + 800 MHz) 15N data set with a fixed prolate
+  spheroid (per-residue XH vectors), with the persistent compilation cache OFF (``MFJAX_NO_CACHE=1``);
+- ``ten_separate``: the same with plain ``mfjax.fit`` per model (each model its own programs), cache off;
 - ``ten_fill`` / ``ten_warm``: the same with the cache on in an empty temporary folder (fills it), then
   again in a new process with that folder filled;
-- ``counts``: m4 fitted to the first 50 residues, then to the first 100 (cache off): programs compiled by
+- ``counts``: m4 (plain ``fit``) fitted to the first 50, 100, 135 residues, then m2 to 50 and 100 (cache off): programs compiled by
   each call (``/jax/core/compile/backend_compile_duration`` events, one per program built or loaded), and
   the time spent tracing (jaxpr) and lowering (MLIR) — the part the persistent cache cannot skip.
 
@@ -128,20 +129,23 @@ def child(case: str, data_path: str):
     exp = experiment()
     out = {"import_s": round(t_import, 3)}
 
-    def fit(model, n):
+    def fit(model, n, shared=False):
         d = mfjax.RelaxationData(exp, data["values"][:n], data["errors"][:n])
         diffusion = None if model.startswith("tm") else spheroid()
         before = _snapshot(tally, hits, programs)
         t0, c0 = time.perf_counter(), time.process_time()
-        res = mfjax.fit(d, model, diffusion=diffusion, r=R, csa=CSA,
-                        vectors=None if diffusion is None else data["vectors"][:n])
+        if shared:     # as mfjax.fit_models(d, MODELS, diffusion=spheroid(), ...) runs each model
+            res = mfjax.fit_models(d, [model], diffusion=diffusion, r=R, csa=CSA, vectors=data["vectors"][:n])[model]
+        else:
+            res = mfjax.fit(d, model, diffusion=diffusion, r=R, csa=CSA,
+                            vectors=None if diffusion is None else data["vectors"][:n])
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         return res, {"wall_s": round(wall, 3), "cpu_s": round(cpu, 3), **_diff(_snapshot(tally, hits, programs), before),
                      "chi2_sum": float(np.sum(res.chi2)), "iterations_sum": int(np.sum(res.iterations))}
 
-    if case == "ten":
+    if case in ("ten", "ten_separate"):
         t0, c0 = time.perf_counter(), time.process_time()
-        out["models"] = {model: fit(model, N_RESIDUES)[1] for model in MODELS}
+        out["models"] = {model: fit(model, N_RESIDUES, case == "ten")[1] for model in MODELS}
         out["total_s"] = round(time.perf_counter() - t0, 3)
         out["total_cpu_s"] = round(time.process_time() - c0, 3)
     elif case == "counts":
@@ -197,8 +201,8 @@ def main():
         cache = str(Path(tmp) / "cache")
         for case in args.cases.split(","):
             log(f"case {case} ...")
-            kind = "counts" if case == "counts" else "ten"
-            doc["cases"][case] = run_child(kind, data_path, None if case in ("ten_cold", "counts") else cache)
+            kind = {"counts": "counts", "ten_separate": "ten_separate"}.get(case, "ten")
+            doc["cases"][case] = run_child(kind, data_path, None if case in ("ten_cold", "counts", "ten_separate") else cache)
             log(f"  {case}: {doc['cases'][case].get('total_s', '')} s in fits, "
                 f"{doc['cases'][case]['process_s']} s process")
     print(json.dumps(doc, indent=1))

@@ -6,15 +6,15 @@ Public surface (everything else is an implementation detail):
 - files: :mod:`mfjax.io` (relax column and XML files, Modelfree4, NMR-STAR, PDB bond vectors)
 - physics: :class:`Sphere`, :class:`Spheroid`, :class:`Ellipsoid`, :func:`back_calc`, :func:`chi2`
 - models: :data:`MODELS`, :func:`get_model`, :func:`register_model`
-- fitting: :func:`fit`, :class:`FitResult`, :class:`Status`
-- speed: :func:`enable_compilation_cache`
+- fitting: :func:`fit`, :func:`fit_models`, :class:`FitResult`, :class:`Status`
+- speed: :func:`enable_compilation_cache` (the persistent compilation cache is on by default)
 
 All public functions compute in float64 (scoped, JAX's global setting is left alone) and return numpy arrays.
 """
 from mfjax.compilation_cache import enable_compilation_cache
 from mfjax.data import Experiment, RelaxationData
 from mfjax.diffusion import Ellipsoid, Sphere, Spheroid
-from mfjax.fit import FitResult, fit
+from mfjax.fit import FitResult, fit, fit_models
 from mfjax.io import read_relax, read_relax_results
 from mfjax.models import MODELS, get_model, register_model
 from mfjax.objective import back_calc, chi2
@@ -23,4 +23,4 @@ from mfjax.status import Status
 __version__ = "0.1.0"
 
 __all__ = ["Experiment", "RelaxationData", "read_relax", "read_relax_results", "Sphere", "Spheroid", "Ellipsoid", "back_calc", "chi2",
-           "MODELS", "get_model", "register_model", "fit", "FitResult", "Status", "enable_compilation_cache"]
+           "MODELS", "get_model", "register_model", "fit", "fit_models", "FitResult", "Status", "enable_compilation_cache"]

@@ -17,6 +17,7 @@ import warnings
 import jax
 
 try:  # scoped (thread-local) settings; JAX's public API only has the global jax.config.update
+    from jax._src import compilation_cache as _jax_cache
     from jax._src import config as _jax_config
     _SCOPED = all(hasattr(_jax_config, name) for name in (
         "compilation_cache_dir", "persistent_cache_min_compile_time_secs", "persistent_cache_min_entry_size_bytes"))
@@ -25,6 +26,7 @@ except ImportError:  # pragma: no cover - depends on the JAX version
 
 _choice: list = [None]      # None: decide from the environment at the first call; False: off; str: folder
 _ready: dict = {}           # folder -> usable (created once)
+_opened: list = [None]      # the folder JAX's cache object was opened on (JAX opens it once per process)
 
 
 def default_folder() -> str:
@@ -85,6 +87,9 @@ def scoped():
     if folder is None:
         yield
         return
+    if _opened[0] not in (None, folder):
+        _jax_cache.reset_cache()          # another folder chosen since: JAX reopens its cache there
+    _opened[0] = folder
     with _jax_config.compilation_cache_dir(folder), _jax_config.persistent_cache_min_compile_time_secs(0.0), \
             _jax_config.persistent_cache_min_entry_size_bytes(0):
         yield

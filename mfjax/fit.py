@@ -107,7 +107,7 @@ def _grid_inc(grid_inc, model):
 def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=N15_CSA, vectors=None, x0=None,
         grid_inc=11, grid_bounds="relax", algorithm="newton", line_search="backtrack", hessian_mod="gmw",
         constraints=True, func_tol=1e-25, grad_tol=None, max_iter=10_000_000, n_devices=None,
-        progress=None, shared_programs=True) -> FitResult:
+        progress=None, shared_programs=False) -> FitResult:
     """Fit one model-free model to every residue of ``data``.
 
     model: "m0"–"m9", "tm0"–"tm9" or a registered custom model. diffusion: a fixed tensor
@@ -121,8 +121,9 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     relax's A·x ≥ b, False/"none": unconstrained).
     func_tol, grad_tol, max_iter: minfx's termination settings. shared_programs: fit through the
     generic χ² (``objective.generic_chi2``): every model with the same number of parameters runs the
-    same compiled programs, so that a new model compiles nothing (same results to round-off; README,
-    "First calls and the compilation cache"). Residues with no data, fewer than
+    same compiled programs, so that another such model compiles nothing; the same minima, the
+    arithmetic equal to round-off (not bit for bit), each step about 25 % slower (README, "First calls
+    and the compilation cache"); :func:`fit_models` uses it. Residues with no data, fewer than
     3 points or fewer points than parameters are still evaluated (finite numbers) but marked
     SKIPPED_*. Returns a :class:`FitResult`.
     """
@@ -174,3 +175,21 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
                      iterations=np.asarray(counts[0]), f_count=np.asarray(counts[1]), g_count=np.asarray(counts[2]),
                      h_count=np.asarray(counts[3]), status=status, grid_count=np.asarray(grid_count),
                      n_points=n_points, settings=settings)
+
+
+@x64
+def fit_models(data: RelaxationData, names=("m0", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "m9"),
+               diffusion=None, **kwargs) -> dict[str, FitResult]:
+    """Fit the models ``names`` to every residue (e.g. before model selection): {model name: FitResult}.
+
+    Each model is fitted as :func:`fit` does (same keyword arguments), through the shared programs
+    (``shared_programs=True``): models with the same number of parameters run the same compiled
+    programs, so a new process compiles one set of programs per number of parameters instead of one
+    per model. tm0–tm9 models ignore ``diffusion`` (they fit their own local τm).
+    """
+    out = {}
+    for name in names:
+        model = models.get_model(name)
+        out[model.name] = fit(data, model, diffusion=None if model.local_tm else diffusion,
+                              shared_programs=True, **kwargs)
+    return out
