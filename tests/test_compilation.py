@@ -97,6 +97,7 @@ def test_new_residue_count_and_models_sharing_n_compile_nothing():
     data60, vectors60, s2_60 = _m1_data(60)
     first = mfjax.fit_models(data40, ["m1"], diffusion=SPHEROID, vectors=vectors40)["m1"]
     np.testing.assert_allclose(first.params["s2"], s2_40, rtol=1e-8)
+    assert np.all(mfjax.chi2(data40, "m1", first.params, diffusion=SPHEROID, vectors=vectors40) < 1e-15)
     with compilations() as compiled:
         again = mfjax.fit_models(data60, ["m1"], diffusion=SPHEROID, vectors=vectors60)["m1"]
         chi2 = mfjax.chi2(data60, "m1", again.params, diffusion=SPHEROID, vectors=vectors60)
