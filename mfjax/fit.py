@@ -2,12 +2,14 @@
 then Newton (GMW) with a line search inside the Method of Multipliers — for all residues at once."""
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from typing import Mapping
 
+import jax
 import numpy as np
 
-from mfjax import models
+from mfjax import corners, models, sanity
 from mfjax._x64 import x64
 from mfjax.constants import N15_CSA, NH_BOND_LENGTH
 from mfjax.data import RelaxationData
@@ -60,6 +62,21 @@ class FitResult:
             raise ImportError("to_dataframe needs pandas: pip install 'mfjax[table]'") from err
         return pd.DataFrame(self.columns())
 
+    def summary(self) -> str:
+        """Residues per status, then the median of every parameter (SI) and of χ² over the fitted residues."""
+        names = self.status_names
+        lines = [f"model {self.model}: {len(names)} residues"]
+        lines += [f"  {name:<22} {names.count(name)}" for name in sorted(set(names))]
+        fitted = np.isfinite(np.asarray(self.chi2, dtype=np.float64))
+        for name, values in [*self.params.items(), ("chi2", self.chi2)]:
+            v = np.asarray(values, dtype=np.float64)[fitted]
+            unit = models.UNITS.get(name, "")
+            lines.append(f"  median {name:<9} {np.median(v) if v.size else np.nan:.6g} {unit}".rstrip())
+        return "\n".join(lines)
+
+    def _repr_html_(self):
+        return f"<pre>{html.escape(self.summary())}</pre>"
+
     def __repr__(self):
         counts = {name: self.status_names.count(name) for name in sorted(set(self.status_names))}
         return f"FitResult(model={self.model!r}, residues={len(self.residues)}, status={counts})"
@@ -78,6 +95,7 @@ def _start_points(x0, model, n):
     if bad.any():
         i, j = np.argwhere(bad)[0]
         raise ValueError(f"x0[{model.params[j]!r}] is not finite for residue {i}")
+    sanity.parameters({p: start[:, j] for j, p in enumerate(model.params)}, what="x0")
     return start
 
 
@@ -103,6 +121,25 @@ def _grid_inc(grid_inc, model):
     return np.full(model.n_params, int(grid_inc))
 
 
+def _mark_degenerate_corners(model, problem, x, chi2, status):
+    """CONVERGED → DEGENERATE_CORNER (in place) where the fit sits on a corner of ``mfjax.corners`` and the
+    χ² does not change when the undefined time is moved to each of ``corners.TIME_PROBES``."""
+    scales = np.asarray(problem.scales)
+    params = models.deconvolve(model, {p: x[:, j] * scales[j] for j, p in enumerate(model.params)})
+    for time, at_corner in corners.candidates(model, params):
+        idx = np.flatnonzero(at_corner & (status == Status.CONVERGED))
+        if idx.size == 0:
+            continue
+        j = model.params.index(time)
+        args = jax.tree.map(lambda a: np.asarray(a)[idx], problem.args)
+        probed = []
+        for t in corners.TIME_PROBES:
+            moved = x[idx].copy()
+            moved[:, j] = t / scales[j]
+            probed.append(batch.evaluate(problem.fun, moved, args))
+        status[idx[corners.insensitive(chi2[idx], np.stack(probed))]] = Status.DEGENERATE_CORNER
+
+
 @x64
 def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=N15_CSA, vectors=None, x0=None,
         grid_inc=11, grid_bounds="relax", algorithm="newton", line_search="backtrack", hessian_mod="gmw",
@@ -124,12 +161,21 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     same compiled programs, so that another such model compiles nothing; the same minima, the
     arithmetic equal to round-off (not bit for bit), each step about 25 % slower (README, "First calls
     and the compilation cache"); :func:`fit_models` uses it. Residues with no data, fewer than
-    3 points or fewer points than parameters are still evaluated (finite numbers) but marked
-    SKIPPED_*. Returns a :class:`FitResult`.
+    3 points or fewer points than parameters are not fitted (relax's overfit_deselect): they are
+    marked SKIPPED_NO_DATA / SKIPPED_TOO_FEW_DATA, with NaN parameters and χ² and zero counts.
+    Inputs are checked for physical sense first (:mod:`mfjax.sanity`). Returns a :class:`FitResult`.
     """
     solver = registry.build(algorithm, line_search, hessian_mod, constraints, func_tol=func_tol,
                             grad_tol=grad_tol)      # validates the settings up front
     model = models.get_model(model)
+    if not isinstance(grid_bounds, str) and isinstance(grid_bounds, Mapping):
+        sanity.parameters({k: np.ravel(v) for k, v in grid_bounds.items()}, what="grid bound")
+    if not isinstance(data, RelaxationData):
+        raise ValueError(f"data must be an mfjax RelaxationData, got {type(data).__name__}")
+    n_points = np.asarray(data.n_points)
+    skipped = n_points < max(MIN_POINTS, model.n_params)
+    if skipped.any():     # not fitted: their data are hidden from the solver, which then stops at once
+        data = RelaxationData(data.experiment, data.values, data.errors, data.mask & ~skipped[:, None], data.residues)
     problem = residue_problem(data, model, diffusion=diffusion, r=r, csa=csa, vectors=vectors,
                               generic=shared_programs)
     n, scales = data.n_residues, np.asarray(problem.scales)
@@ -164,10 +210,14 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
         counts = (np.zeros(n, np.int64), np.ones(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64))
         status = np.full(n, Status.NO_PARAMETERS, np.int32)
 
-    n_points = np.asarray(data.n_points)
-    status[n_points < max(MIN_POINTS, model.n_params)] = Status.SKIPPED_TOO_FEW_DATA
+    _mark_degenerate_corners(model, problem, x, chi2, status)
+    status[skipped] = Status.SKIPPED_TOO_FEW_DATA
     status[n_points == 0] = Status.SKIPPED_NO_DATA
     params = models.deconvolve(model, {p: x[:, j] * scales[j] for j, p in enumerate(model.params)})
+    params = {k: np.where(skipped, np.nan, v) for k, v in params.items()}
+    chi2 = np.where(skipped, np.nan, np.asarray(chi2))
+    counts = [np.where(skipped, 0, np.asarray(c)) for c in counts]
+    grid_count = np.where(skipped, 0, grid_count)
     settings = dict(diffusion=diffusion, r=r, csa=csa, grid_inc=grid_inc, grid_bounds=grid_bounds,
                     algorithm=algorithm, line_search=line_search, hessian_mod=hessian_mod, constraints=constraints,
                     func_tol=func_tol, grad_tol=grad_tol, max_iter=max_iter, x0_given=x0 is not None)

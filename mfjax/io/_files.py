@@ -12,6 +12,7 @@ import contextlib
 import gzip
 import io
 import os
+import re
 import tempfile
 
 
@@ -64,13 +65,23 @@ def atomic_writer(path):
         raise
 
 
+def parse_label(label: str) -> tuple[int | None, str]:
+    """"2 ALA" -> (2, "ALA"); "7" -> (7, ""); "A12" -> (None, "A12") (lenient: results tables)."""
+    head, _, tail = str(label).partition(" ")
+    if re.fullmatch(r"-?[1-9][0-9]*|0", head):
+        return int(head), tail
+    return None, str(label)
+
+
+def join_label(number, name) -> str:
+    """The inverse of :func:`parse_label`."""
+    return " ".join(str(p) for p in (number, name) if p not in (None, ""))
+
+
 def split_label(label: str) -> tuple[int, str]:
     """(number, name) of a residue label "12 ALA" as the readers form them; ValueError otherwise."""
-    parts = str(label).split()
-    if len(parts) == 2:
-        try:
-            return int(parts[0]), parts[1]
-        except ValueError:
-            pass
-    raise ValueError(f"residue label {label!r} is not 'number name' (e.g. '12 ALA'), "
-                     "which this file format needs")
+    number, name = parse_label(label)
+    if number is None or not name or " " in name:
+        raise ValueError(f"residue label {label!r} is not 'number name' (e.g. '12 ALA'), "
+                         "which this file format needs")
+    return number, name

@@ -4,16 +4,19 @@
 Problems flow through a fixed number of slots: the host hands the device a queue, and inside the
 device loop a finished slot takes the next queued problem at once (compaction by refill, no host
 round trip); once the host has nothing left to hand out, the last stragglers are gathered into a
-small tail batch (TAIL_SLOTS per device). Fixed batch shapes per (function, solver), so nothing
+tail batch. Fixed batch shapes per (function, solver), so nothing
 recompiles needlessly, and the cost follows the total number of steps, not N × the slowest
 problem. With several devices each device runs its own loop on its shard (``jax.shard_map``) and
 stops independently.
 
 Bitwise batch independence: a problem's result does not depend on its neighbours, its slot, the
-phase or the number of devices. Every phase runs the same program (the queued runner; the tail is
-the same program with a smaller batch), each problem's arithmetic is elementwise along the batch
-axis, and no batch is narrower than 2 slots per device (XLA compiles a batch of 1 as scalar code
-whose round-off differs from the vectorised code). tests/test_batch_independence.py checks it.
+phase or the number of devices. By default every phase runs ONE program (the queued runner) at ONE
+width per device, whatever the number of problems: XLA's fusion decisions, and with them where
+LLVM fuses a multiply and an add into one FMA (one rounding instead of two), depend on the batch
+width, so a problem fitted alone in 2 slots and in a batch of 64 slots could differ in the last bit
+(and chaotic paths then in the answer). Each problem's arithmetic is elementwise along the batch
+axis (the solver parts write their inner products out, ``solvers/_arith.py``). A lone problem thus
+pays for a full-width step. tests/test_batch_independence.py checks it.
 """
 from __future__ import annotations
 
@@ -31,8 +34,10 @@ from mfjax.solvers.base import RESULT_FIELDS, Problem, Solver
 from mfjax.status import Status
 
 MAX_STEPS_PER_CALL = 2048   # device steps between host visits at most (progress reports)
-TAIL_SLOTS = 2     # slots per device for the stragglers (RG: 0.35 s warm with 2, 0.7-0.8 s with 1)
+SLOTS_CPU = 64               # slots per CPU device, bulk and tail alike
+SLOTS_ACCELERATOR = 16384    # slots per accelerator
 QUEUE_PER_SLOT = 16   # problems handed to a device per host visit, per slot
+EVALUATE_WIDTH = 8    # problems per step of evaluate()
 # XLA's cheaper CPU back-end optimisation: compiles the solver loop about twice as fast with no
 # measurable loss of speed at run time (experiments/bench_fit.py).
 _COMPILER_OPTIONS = {"xla_backend_optimization_level": 1, "xla_llvm_disable_expensive_passes": True}
@@ -51,13 +56,13 @@ class Result(NamedTuple):
 
 
 def default_sizes(n_problems: int, n_devices: int, platform: str) -> tuple[int, int]:
-    """(batch, tail) slot counts over all devices: the bulk runs in ``batch`` slots (a power of two
-    ≥ TAIL_SLOTS per device, at most 64 per CPU device — the fastest per problem-step on CPU, measured with
-    experiments/bench_fit.py — or 16384 per accelerator), the stragglers in TAIL_SLOTS per device."""
-    per_device = -(-n_problems // n_devices)
-    cap = 64 if platform == "cpu" else 16384
-    batch = min(padded_size(per_device, TAIL_SLOTS), cap)
-    return batch * n_devices, TAIL_SLOTS * n_devices
+    """(batch, tail) slot counts over all devices: SLOTS_CPU per CPU device (the fastest per
+    problem-step on CPU, measured with experiments/bench_fit.py) or SLOTS_ACCELERATOR per
+    accelerator, for the bulk AND the tail, whatever the number of problems: one program width, so
+    that XLA makes the same fusion decisions (and so the same fused multiply-adds) for every
+    problem, alone or in any batch. ``n_problems`` is not used (kept for callers)."""
+    per_device = SLOTS_CPU if platform == "cpu" else SLOTS_ACCELERATOR
+    return per_device * n_devices, per_device * n_devices
 
 
 class _Packing:
@@ -99,10 +104,8 @@ def _compiled(fun: Callable, solver: Solver, n_devices: int):
     at most ``stop_live`` problems still run. Returns the slots, how many queue rows were taken,
     and the output buffer (Q + S rows, owners, −1 = unused)."""
 
-    # jitted per problem, so that vmap batches one trace: the bulk and the tail width (two programs)
-    # share the tracing of the step (fastfirst: about half of the tracing time of a warm first call)
-    step_one = jax.jit(functools.partial(solver.step, fun))
-    init_one = jax.jit(functools.partial(solver.init, fun))
+    step_one = functools.partial(solver.step, fun)
+    init_one = functools.partial(solver.init, fun)
 
     def select(mask, new, old):
         return jax.tree.map(lambda u, v: jnp.where(_rows_like(mask, v), u, v), new, old)
@@ -176,12 +179,12 @@ def minimise(fun: Callable, x0, args, A=None, b=None, *, solver: Solver, max_ite
     (N, m, n); b: (m,) or (N, m) (None: no constraints). max_iter: int or (N,). converge: (N,)
     bool, False forces a problem to run to max_iter (for straggler benchmarks). n_devices: devices
     to split the batch across (default: all local devices). batch_size / tail_size: slot counts of
-    the bulk and tail phases over all devices (default :func:`default_sizes`; at least 2 per
-    device); queue_size: problems handed to each device per host visit (default QUEUE_PER_SLOT per
-    slot). chunk: device steps between host visits at most. progress: called with (n_done, N) after
-    each host visit. The results do not depend, bit for bit, on the sizes, the chunk, the devices
-    or the order of the problems: every phase runs the same program, with at least 2 slots per device
-    (XLA compiles a 1-wide batch as scalar code, whose round-off differs).
+    the bulk and tail phases over all devices (default :func:`default_sizes`: the same, fixed
+    width; at least 2 per device); queue_size: problems handed to each device per host visit
+    (default QUEUE_PER_SLOT per slot). chunk: device steps between host visits at most. progress:
+    called with (n_done, N) after each host visit. With the default sizes the results do not
+    depend, bit for bit, on the other problems, their order, the chunk or the number of devices
+    (see the module docstring); other sizes change only the round-off.
     """
     x0 = np.asarray(x0, dtype=np.float64)
     N, n = x0.shape
@@ -213,14 +216,15 @@ def minimise(fun: Callable, x0, args, A=None, b=None, *, solver: Solver, max_ite
 
     status_col = packing.columns["status"][0]
     q_len = queue_size or QUEUE_PER_SLOT * (batch // n_dev)
-    if N > tail:      # the bulk: every problem through the queue, until at most tail/n_dev run per device
-        live = _phase(run, problems, rows, np.zeros(0, np.int64), np.arange(N), batch, tail // n_dev, n_dev, q_len,
-                      chunk, status_col, report)
-        _phase(run, problems, rows, live, np.zeros(0, np.int64), tail, 0, n_dev, tail // n_dev, chunk, status_col,
-               report)
-    else:
-        _phase(run, problems, rows, np.zeros(0, np.int64), np.arange(N), tail, 0, n_dev, tail // n_dev, chunk,
-               status_col, report)
+    none = np.zeros(0, np.int64)
+    if tail < batch and N > tail:     # the bulk through the queue, then the last ones in the tail's slots
+        live = _phase(run, problems, rows, none, np.arange(N), batch, tail // n_dev, n_dev, q_len, chunk, status_col,
+                      report)
+        _phase(run, problems, rows, live, none, tail, 0, n_dev, tail // n_dev, chunk, status_col, report)
+    else:                             # one width for everything (the default)
+        slots = batch if tail >= batch else tail
+        _phase(run, problems, rows, none, np.arange(N), slots, 0, n_dev, q_len if slots == batch else slots // n_dev,
+               chunk, status_col, report)
 
     get = packing.get
     return Result(get(rows, "x").copy(), get(rows, "f").copy(), *(get(rows, k).astype(np.int64) for k in
@@ -263,9 +267,18 @@ def _phase(run, problems, rows, started, pending, slots, stop_live, n_dev, q_len
 
 @functools.lru_cache(maxsize=None)
 def _evaluator(fun: Callable):
-    return jax.jit(jax.vmap(fun))
+    return jax.jit(lambda x, args: jax.lax.map(lambda xa: fun(*xa), (x, args), batch_size=EVALUATE_WIDTH))
 
 
 def evaluate(fun: Callable, x, args) -> np.ndarray:
-    """fun at x for every problem of a batch (no optimisation), as a numpy array (N,)."""
-    return np.asarray(_evaluator(fun)(jnp.asarray(x), args))
+    """fun at x for every problem of a batch (no optimisation), as a numpy array (N,). The batch is
+    padded to a power of two ≥ EVALUATE_WIDTH (repeating the last problem: few compilations) and
+    mapped EVALUATE_WIDTH problems at a time, so every problem's value comes from the same code,
+    whatever the batch."""
+    x = np.asarray(x, np.float64)
+    N = x.shape[0]
+    if N == 0:
+        return np.zeros(0)
+    size = padded_size(N, EVALUATE_WIDTH)
+    pad = lambda a: np.concatenate([np.asarray(a), np.repeat(np.asarray(a)[-1:], size - N, axis=0)])
+    return np.asarray(_evaluator(fun)(pad(x), jax.tree.map(pad, args)))[:N]

@@ -1,10 +1,16 @@
-"""Batched grid search as minfx's ``grid`` does it (relax_reference.md §4.8, G10, G11).
+"""Batched grid search as minfx's ``grid`` does it (minfx ``grid.py grid``; the grid set-up of relax
+``pipe_control/minimise.py grid_setup``; docs/algorithms.md, "Grid search").
 
 Axis k has ``inc[k]`` points lower_k + i·(upper_k − lower_k)/(inc_k − 1), or the midpoint when
 inc_k = 1 (a caller freezes a parameter with lower = upper = value, inc = 1).  Points are
 visited as an odometer with the FIRST parameter fastest.  Points with min(A·x − b) < 0 are
 skipped and not counted; the best point is kept with a strict ``f < f_min`` starting from
 f_min = 1e300, so ties keep the first point and NaN never wins.
+
+The problems are padded (repeating the last one) to a power of two ≥ ``batch_size`` and mapped
+``batch_size`` at a time: every problem is evaluated by the same ``batch_size``-wide code whatever
+the number of problems (bitwise batch independence), and a new number of problems within the
+padded size compiles nothing new.
 """
 import functools
 import math
@@ -62,7 +68,7 @@ def grid_points(lower, upper, inc):
 
 
 @x64
-def grid_search(fun, args, lower, upper, inc, A=None, b=None, batch_size=64, chunk_size=2048):
+def grid_search(fun, args, lower, upper, inc, A=None, b=None, batch_size=8, chunk_size=2048):
     """Grid search for N problems at once.
 
     fun(x (n,), args_one) -> scalar; args: pytree with leading axis N; lower/upper: (n,) or
