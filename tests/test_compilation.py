@@ -108,10 +108,11 @@ def test_new_residue_count_and_models_sharing_n_compile_nothing():
         others = mfjax.fit_models(data60, ["m9", "tm0"], diffusion=SPHEROID, vectors=vectors60)
     assert compiled == []
     for name, res in others.items():     # their χ² at their minimum, recomputed by the model's own function
-        params = {p: res.params[p] for p in models.get_model(name).params}
-        own = mfjax.chi2(data60, name, params, diffusion=None if name == "tm0" else SPHEROID,
-                         vectors=None if name == "tm0" else vectors60)
-        np.testing.assert_allclose(res.chi2, own, rtol=1e-12)
+        model = models.get_model(name)
+        own = residue_problem(data60, model, diffusion=None if model.local_tm else SPHEROID,
+                              vectors=None if model.local_tm else vectors60)
+        x = np.stack([res.params[p] for p in model.params], axis=1) / own.scales
+        np.testing.assert_allclose(res.chi2, jax.vmap(own.fun)(x, own.args), rtol=1e-12)
         assert np.all(res.chi2 > 1.0)      # neither fits m1 data
 
 
