@@ -37,14 +37,15 @@ def default_folder() -> str:
 def enable_compilation_cache(path: str | os.PathLike | bool | None = None) -> str | None:
     """Choose where mfjax keeps its compiled programs: ``path`` (a folder), None or True (the default
     folder, ``$MFJAX_CACHE_DIR`` or ``~/.cache/mfjax/jax``), or False (no cache in this process).
-    The cache is on by default; call this only to move it or turn it off. Returns the folder (None when off)."""
+    The cache is on by default; call this only to move it or turn it off. Returns the folder (None when
+    off, or with a warning when the folder cannot be created or written)."""
     if path is False:
         _choice[0] = False
         return None
     folder = default_folder() if path is None or path is True else os.fspath(path)
     _choice[0] = folder
     if not _usable(folder):
-        raise ValueError(f"cannot create the compilation cache folder {folder!r}")
+        return None
     if not _SCOPED:  # pragma: no cover - older/newer JAX without the scoped settings
         _set_globally(folder)
     return folder
