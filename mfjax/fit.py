@@ -100,6 +100,22 @@ def _start_points(x0, model, n):
     return start
 
 
+def _constraint_rows(n: int) -> int:
+    """The most rows of relax's A·x ≥ b among the registered models with n parameters."""
+    return max((models.linear_constraints(m, tm=1e-8)[0].shape[0] for m in models.MODELS.values()
+                if m.n_params == n), default=0)
+
+
+def _pad_constraints(A, b, rows: int):
+    """A·x ≥ b with slack rows (0·x ≥ −1) appended up to ``rows``: the same shapes for every model with
+    n parameters. A slack row never binds: its multiplier starts and stays 0 and every term it adds to
+    the augmented Lagrangian, its gradient and Hessian is an exact zero (and no grid point fails it)."""
+    extra = rows - A.shape[0]
+    if extra <= 0:
+        return A, b
+    return np.concatenate([A, np.zeros((extra, A.shape[1]))]), np.concatenate([b, np.full(extra, -1.0)])
+
+
 def _grid_inc(grid_inc, model):
     if isinstance(grid_inc, Mapping):
         return np.array([int(grid_inc.get(p, 11)) for p in model.params])
@@ -129,7 +145,7 @@ def _mark_degenerate_corners(model, problem, x, chi2, status):
 def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=N15_CSA, vectors=None, x0=None,
         grid_inc=11, grid_bounds="relax", algorithm="newton", line_search="backtrack", hessian_mod="gmw",
         constraints=True, func_tol=1e-25, grad_tol=None, max_iter=10_000_000, n_devices=None,
-        progress=None) -> FitResult:
+        progress=None, shared_programs=False) -> FitResult:
     """Fit one model-free model to every residue of ``data``.
 
     model: "m0"–"m9", "tm0"–"tm9" or a registered custom model. diffusion: a fixed tensor
@@ -143,7 +159,11 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     relax's A·x ≥ b, False/"none": unconstrained). algorithm "active_set_newton" (experimental):
     the active-set Newton of :mod:`mfjax.solvers.active_set` on the same A·x ≥ b (its own line search
     and termination: line_search, hessian_mod, func_tol and grad_tol do not apply).
-    func_tol, grad_tol, max_iter: minfx's termination settings. Residues with no data, fewer than
+    func_tol, grad_tol, max_iter: minfx's termination settings. shared_programs: fit through the
+    generic χ² (``objective.generic_chi2``): every model with the same number of parameters runs the
+    same compiled programs, so that another such model compiles nothing; the same minima, the
+    arithmetic equal to round-off (not bit for bit), each step about 25 % slower (README, "First calls
+    and the compilation cache"); :func:`fit_models` uses it. Residues with no data, fewer than
     3 points or fewer points than parameters are not fitted (relax's overfit_deselect): they are
     marked SKIPPED_NO_DATA / SKIPPED_TOO_FEW_DATA, with NaN parameters and χ² and zero counts.
     Inputs are checked for physical sense first (:mod:`mfjax.sanity`). Returns a :class:`FitResult`.
@@ -162,10 +182,13 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     skipped = n_points < max(MIN_POINTS, model.n_params)
     if skipped.any():     # not fitted: their data are hidden from the solver, which then stops at once
         data = RelaxationData(data.experiment, data.values, data.errors, data.mask & ~skipped[:, None], data.residues)
-    problem = residue_problem(data, model, diffusion=diffusion, r=r, csa=csa, vectors=vectors)
+    problem = residue_problem(data, model, diffusion=diffusion, r=r, csa=csa, vectors=vectors,
+                              generic=shared_programs)
     n, scales = data.n_residues, np.asarray(problem.scales)
     tm = None if model.local_tm or diffusion is None else float(diffusion.tm)
     A, b = models.linear_constraints(model, tm=tm)
+    if shared_programs:
+        A, b = _pad_constraints(A, b, _constraint_rows(model.n_params))
 
     grid_count = np.zeros(n, np.int64)
     if x0 is not None:
@@ -186,7 +209,10 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
         counts = res.iterations, res.f_count, res.g_count, res.h_count
         status = res.status.copy()
     else:
-        x, chi2 = start, np.asarray(batch.evaluate(problem.fun, start, problem.args))
+        size = -(-n // 256) * 256         # a fixed shape for any residue count (rows repeated)
+        pick = np.minimum(np.arange(size), n - 1)
+        x, chi2 = start, np.asarray(batch.evaluate(problem.fun, np.zeros((size, 0)),
+                                                   {k: np.asarray(v)[pick] for k, v in problem.args.items()}))[:n]
         counts = (np.zeros(n, np.int64), np.ones(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64))
         status = np.full(n, Status.NO_PARAMETERS, np.int32)
 
@@ -205,3 +231,21 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
                      iterations=np.asarray(counts[0]), f_count=np.asarray(counts[1]), g_count=np.asarray(counts[2]),
                      h_count=np.asarray(counts[3]), status=status, grid_count=np.asarray(grid_count),
                      n_points=n_points, settings=settings)
+
+
+@x64
+def fit_models(data: RelaxationData, names=("m0", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "m9"),
+               diffusion=None, **kwargs) -> dict[str, FitResult]:
+    """Fit the models ``names`` to every residue (e.g. before model selection): {model name: FitResult}.
+
+    Each model is fitted as :func:`fit` does (same keyword arguments), through the shared programs
+    (``shared_programs=True``): models with the same number of parameters run the same compiled
+    programs, so a new process compiles one set of programs per number of parameters instead of one
+    per model. tm0–tm9 models ignore ``diffusion`` (they fit their own local τm).
+    """
+    out = {}
+    for name in names:
+        model = models.get_model(name)
+        out[model.name] = fit(data, model, diffusion=None if model.local_tm else diffusion,
+                              shared_programs=True, **kwargs)
+    return out

@@ -19,13 +19,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import relaxation, sanity
-from ._padding import padded_size
 from ._x64 import x64
 from .constants import N15_CSA, NH_BOND_LENGTH
 from .data import Experiment, RelaxationData
 from .diffusion import Ellipsoid, Sphere, Spheroid, components, is_anisotropic, local_tm_components
-from .models import Model, get_model, scaling
-from .spectral import spectral_density
+from .models import MODELS, SCALES, Model, get_model, scaling
+from .spectral import FORM_SLOTS, GENERIC_FIXED, GENERIC_SLOTS, generic_spectral_density, spectral_density
 from .spectral.summation import numpy_sum
 
 _KIND_CODES = {"R1": 0, "R2": 1, "NOE": 2}
@@ -108,6 +107,84 @@ def _scaled_chi2(model: Model, layout: _Layout) -> Callable:
 
     fun.__name__ = fun.__qualname__ = f"chi2_{model.name}"
     fun.scalar_parameters = True   # only indexes x: the solvers may pass a tuple of scalars (faster Hessians)
+    return fun
+
+
+# ---------------------------------------------------------------------------------------------------
+# The generic χ²: ONE function per (experiment layout, number of parameters, number of diffusion
+# components) for every model the generic spectral density covers. The model is data in args:
+# "route" (S,) int: which x_i feeds slot s (−1: the slot is fixed), "scale" (S,): x_SI = x_i·scale,
+# "fixed" (S,): the value of an unfed slot; "weights"/"taus" (k,): the diffusion components (for a
+# local-τm model weight 1 then 0s, and slot "local_tm" replaces τ of the first component).
+
+SLOTS = ("local_tm",) + GENERIC_SLOTS + ("rex",)
+_FIXED = {"local_tm": 0.0, **GENERIC_FIXED, "rex": 0.0}
+LOCAL_TM_COMPONENTS = 3   # components of a local-τm model in the generic χ² (a spheroid's count: shared programs)
+
+
+def generic_route(model: Model) -> dict[str, np.ndarray] | None:
+    """The model as data for the generic χ² ("route", "scale", "fixed", each (len(SLOTS),)), or None
+    when the generic spectral density does not cover its form."""
+    if model.form not in FORM_SLOTS:
+        return None
+    slot_of = {"local_tm": "local_tm", "rex": "rex", **FORM_SLOTS[model.form]}
+    route = np.full(len(SLOTS), -1, np.int32)
+    scale = np.ones(len(SLOTS))
+    for i, name in enumerate(model.params):
+        s = SLOTS.index(slot_of[name])
+        route[s], scale[s] = i, SCALES[name]
+    return {"route": route, "scale": scale, "fixed": np.array([_FIXED[name] for name in SLOTS])}
+
+
+def fed_slots(model: Model) -> frozenset:
+    """The slots of the generic χ² that a model's parameters feed (its form must have generic slots)."""
+    return frozenset({"local_tm": "local_tm", "rex": "rex", **FORM_SLOTS[model.form]}[p] for p in model.params)
+
+
+def shared_slots(model: Model) -> frozenset:
+    """The slots that the generic χ² serving ``model`` can feed: those of every registered model with
+    as many parameters (and of ``model``), so that all of them share one function."""
+    n = model.n_params
+    peers = [m for m in MODELS.values() if m.n_params == n and m.form in FORM_SLOTS] + [model]
+    return frozenset().union(*(fed_slots(m) for m in peers))
+
+
+@functools.lru_cache(maxsize=None)
+def generic_chi2(layout: _Layout, n: int, k: int, fed: frozenset = frozenset(SLOTS)) -> Callable:
+    """χ²(x_scaled, args_one) of one residue for EVERY model with n parameters whose form the generic
+    spectral density covers, k diffusion components (see ``generic_route``); the slots outside ``fed``
+    are constants (their fixed values) for all these models. Cached per (layout, n, k, fed)."""
+    omega = relaxation.frequencies(layout.fields_mhz, layout.nucleus)
+    rex_scale = relaxation.rex_scale(layout.rex_field_mhz)
+    rex_factor = relaxation.rex_factor(layout.fields_mhz)
+    ratio = relaxation.g_ratio(layout.nucleus)
+    first = np.arange(k) == 0
+
+    def back(x, args):
+        route = args["route"]
+        if n:
+            xv = jnp.stack([x[i] for i in range(n)])
+            slots = jnp.where(route >= 0, xv[jnp.clip(route, 0, n - 1)] * args["scale"], args["fixed"])
+        else:
+            slots = jnp.asarray(args["fixed"])
+        value = {name: slots[i] if name in fed else _FIXED[name] for i, name in enumerate(SLOTS)}
+        taus = jnp.where(first & (route[0] >= 0), value["local_tm"], args["taus"]) if "local_tm" in fed \
+            else args["taus"]
+        jw = generic_spectral_density(value, omega, args["weights"], taus)
+        r1, r2, noe = relaxation.rates(jw, args["d"], args["c"], value["rex"] * rex_scale, rex_factor, ratio)
+        table = (r1, r2, noe)
+        return jnp.stack([table[kind][field] for kind, field in zip(layout.kinds, layout.field_index)])
+
+    def fun(x, args):
+        return _residue_chi2(args["values"], args["errors"], args["mask"], back(x, args))
+
+    def residuals(x, args):
+        """Weighted residuals (R − R(θ))/σ (m,), 0 where unmeasured."""
+        return jnp.where(args["mask"], 1.0 / args["errors"] * (args["values"] - back(x, args)), 0.0)
+
+    fun.__name__ = fun.__qualname__ = f"chi2_generic_{n}p_{k}c"
+    fun.residuals = residuals
+    fun.scalar_parameters = True   # only indexes x
     return fun
 
 
@@ -249,20 +326,29 @@ def _inputs(exp: Experiment, model: Model, params, diffusion, r, csa, vectors, n
     return _Inputs(params, vectors, d, c)
 
 
+CHUNK = 256   # residues per call of the batched host-side programs: every residue count runs the same shapes
+
+
 def _pad(a, size: int) -> np.ndarray:
     """``a`` with its last row repeated up to ``size`` rows."""
     a = np.asarray(a)
     return np.concatenate([a, np.repeat(a[-1:], size - a.shape[0], axis=0)]) if size > a.shape[0] else a
 
 
+def _chunked(function, rows, n: int):
+    """``function(*rows_chunk)`` on chunks of CHUNK rows (the last padded by repeating its last row),
+    concatenated as float64 numpy arrays and cut to n rows: one compiled program for any n."""
+    size = -(-n // CHUNK) * CHUNK
+    rows = jax.tree_util.tree_map(lambda a: _pad(a, size), rows)
+    parts = [function(*jax.tree_util.tree_map(lambda a: a[i:i + CHUNK], rows)) for i in range(0, size, CHUNK)]
+    return jax.tree_util.tree_map(lambda *p: np.concatenate([np.asarray(q, np.float64) for q in p])[:n], *parts)
+
+
 def _evaluate(model: Model, layout: _Layout, with_chi2: bool, inputs: _Inputs, diffusion, values, errors, mask):
-    """Run the batched back-calculation (or χ²) on n residues, padded to ``padded_size(n, 8)`` rows."""
-    n = inputs.d.shape[0]
-    size = padded_size(n, 8)
-    params, vectors, d, c, values, errors, mask = jax.tree_util.tree_map(
-        lambda a: _pad(a, size), (inputs.params, inputs.vectors, inputs.d, inputs.c, values, errors, mask))
-    out = _batched(model, layout, with_chi2)(params, diffusion, vectors, d, c, values, errors, mask)
-    return np.asarray(out, dtype=np.float64)[:n]
+    """Run the batched back-calculation (or χ²) on n residues, in chunks of CHUNK rows."""
+    batched = _batched(model, layout, with_chi2)
+    return _chunked(lambda p, *rows: batched(p, diffusion, *rows),
+                    (inputs.params, inputs.vectors, inputs.d, inputs.c, values, errors, mask), inputs.d.shape[0])
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -304,9 +390,14 @@ def chi2(data: RelaxationData, model, params: Mapping, diffusion=None, r=NH_BOND
 
 @x64
 def residue_problem(data: RelaxationData, model, diffusion=None, r=NH_BOND_LENGTH, csa=N15_CSA,
-                    vectors=None) -> Problem:
+                    vectors=None, generic: bool = False) -> Problem:
     """The per-residue χ² problem in scaled coordinates (see ``Problem``) for a fixed diffusion tensor
-    (weights and correlation times precomputed per residue) or a tm0-tm9 model (diffusion=None)."""
+    (weights and correlation times precomputed per residue) or a tm0-tm9 model (diffusion=None).
+
+    generic: use the generic χ² (``generic_chi2``: one function, hence one set of compiled programs,
+    for every model with the same number of parameters; the model travels in args) where it covers
+    the model's form; a local-τm model then gets LOCAL_TM_COMPONENTS components (zero weights after
+    the first). Same values; the Hessian costs more per evaluation (no symbolic zeros)."""
     if not isinstance(data, RelaxationData):
         raise ValueError(f"data must be an mfjax RelaxationData, got {type(data).__name__}")
     model = get_model(model)
@@ -314,9 +405,16 @@ def residue_problem(data: RelaxationData, model, diffusion=None, r=NH_BOND_LENGT
     inputs = _inputs(data.experiment, model, None, diffusion, r, csa, vectors, data.n_residues, data.residues)
     values, errors, mask = _data_arrays(data)
     args = {"values": values, "errors": errors, "mask": mask, "d": np.asarray(inputs.d), "c": np.asarray(inputs.c)}
+    n = data.n_residues
     if not model.local_tm:
-        n = data.n_residues
-        weights, taus = _batched_components(diffusion, _pad(inputs.vectors, padded_size(n, 8)))
-        args["weights"] = np.asarray(weights, dtype=np.float64)[:n]
-        args["taus"] = np.asarray(taus, dtype=np.float64)[:n]
-    return Problem(_scaled_chi2(model, layout), args, scaling(model))
+        args["weights"], args["taus"] = _chunked(lambda v: _batched_components(diffusion, v), (inputs.vectors,), n)
+    route = generic_route(model) if generic else None
+    if route is None:
+        return Problem(_scaled_chi2(model, layout), args, scaling(model))
+    if model.local_tm:
+        k = LOCAL_TM_COMPONENTS
+        args["weights"] = np.broadcast_to(np.arange(k) == 0, (n, k)).astype(np.float64)
+        args["taus"] = np.zeros((n, k))
+    args.update({key: np.broadcast_to(value, (n,) + value.shape) for key, value in route.items()})
+    fun = generic_chi2(layout, model.n_params, args["weights"].shape[1], shared_slots(model))
+    return Problem(fun, args, scaling(model))

@@ -74,7 +74,8 @@ def grid_search(fun, args, lower, upper, inc, A=None, b=None, batch_size=8, chun
     fun(x (n,), args_one) -> scalar; args: pytree with leading axis N; lower/upper: (n,) or
     (N, n) (optimiser coordinates; upper < lower is allowed, as relax's CSA bounds); inc: int or (n,) ints; A (m, n) or (N, m, n), b (m,) or
     (N, m): constraints A·x ≥ b (None: none).  ``batch_size`` problems and ``chunk_size`` points
-    are evaluated at a time (bounded memory).
+    are evaluated at a time (bounded memory): the problems go through one compiled program of
+    ``min(batch_size, padded_size(N))`` problems, call after call, so that another N reuses it.
 
     Returns (x_best (N, n), f_best (N,), n_evaluated (N,) int): n_evaluated = feasible points.
     A problem where no point has f < 1e300 gets x_best = NaN and f_best = inf.
@@ -94,14 +95,18 @@ def grid_search(fun, args, lower, upper, inc, A=None, b=None, batch_size=8, chun
     table = np.zeros((N, n, max(incs, default=1)))
     for j, k in enumerate(incs):
         table[:, j, :k] = _axis(lower[:, j], upper[:, j], k)
-    size = padded_size(N, batch_size)
-    pad = lambda a: np.concatenate([np.asarray(a), np.repeat(np.asarray(a)[-1:], size - N, axis=0)])
-    x, f, count = _grid_search(fun, jax.tree_util.tree_map(pad, args), pad(table), pad(A), pad(b), incs,
-                               int(batch_size), int(chunk_size))
-    return np.asarray(x)[:N], np.asarray(f)[:N], np.asarray(count)[:N]
+    width = min(int(batch_size), padded_size(N))
+    size = -(-N // width) * width
+    pad = lambda a: np.concatenate([a, np.repeat(a[-1:], size - N, axis=0)]) if size > N else a
+    table, A, b = pad(table), pad(np.asarray(A)), pad(np.asarray(b))
+    args = jax.tree.map(lambda a: pad(np.asarray(a)), args)
+    out = [_grid_search(fun, jax.tree.map(lambda a: a[i:i + width], args), table[i:i + width], A[i:i + width],
+                        b[i:i + width], incs, width, int(chunk_size)) for i in range(0, size, width)]
+    return tuple(np.concatenate([np.asarray(part[k]) for part in out])[:N] for k in range(3))
 
 
-@functools.partial(jax.jit, static_argnums=(0, 5, 6, 7))
+@functools.partial(jax.jit, static_argnums=(0, 5, 6, 7), compiler_options={
+    "xla_backend_optimization_level": 1, "xla_llvm_disable_expensive_passes": True})
 def _grid_search(fun, args, table, A, b, incs, batch_size, chunk_size):
     index = _odometer(incs)
     n_points, n = index.shape

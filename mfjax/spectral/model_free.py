@@ -87,3 +87,41 @@ def spectral_density(form: str, params: Mapping, omega, weights, taus):
     if prefactor is None:
         return 0.4 * total
     return (0.4 * params[prefactor]) * total
+
+
+# The generic form: every form above but the last, with the model's parameters (or fixed values) in
+# five slots, so that one compiled program serves every model of a given number of parameters:
+#     J(ω) = (0.4·P) · Σ_i (c_i·τ_i) · ((S2·fact_ti + (1 − S2f)·fact_t(tf)) + (S2f − S2)·fact_t(ts))
+# With the fixed values (P = S2 = S2f = 1, tf = ts = 0) the extra terms are exact zeros (fact_t is
+# exactly 0 at t = 0), so each form's value comes out with relax's operations, bit for bit
+# (tests/test_compilation.py).
+GENERIC_SLOTS = ("prefactor", "s2", "s2f", "tf", "ts")
+GENERIC_FIXED = {"prefactor": 1.0, "s2": 1.0, "s2f": 1.0, "tf": 0.0, "ts": 0.0}
+#: form -> {model-free parameter: slot of the generic form}; "s2f_tf_s2s_ts" has no generic slots.
+FORM_SLOTS: dict[str, dict[str, str]] = {
+    "none": {},
+    "s2": {"s2": "prefactor"},
+    "s2_te": {"s2": "s2", "te": "ts"},
+    "s2f_s2_ts": {"s2f": "s2f", "s2": "s2", "ts": "ts"},
+    "s2f_tf_s2_ts": {"s2f": "s2f", "tf": "tf", "s2": "s2", "ts": "ts"},
+    "s2f_s2s_ts": {"s2f": "prefactor", "s2s": "s2", "ts": "ts"},
+}
+
+
+def generic_spectral_density(slots: Mapping, omega, weights, taus):
+    """J(ω) in s for one residue from the generic form's ``slots`` ({name of GENERIC_SLOTS: scalar});
+    omega, weights, taus as in :func:`spectral_density` (components of weight 0 add exact zeros).
+    A slot given as a Python number is a constant for every model of the caller: with tf = 0 or
+    ts = 0 (numbers) the term is exactly 0 and is left out."""
+    omega = jnp.asarray(omega)
+    s2, s2f, tf, ts = slots["s2"], slots["s2f"], slots["tf"], slots["ts"]
+    terms = []
+    for i in range(weights.shape[0]):
+        tau = taus[i]
+        bracket = s2 * fact_ti(omega, tau)
+        if not (isinstance(tf, float) and tf == 0.0):
+            bracket = bracket + (1.0 - s2f) * fact_t(omega, tf, tau)
+        if not (isinstance(ts, float) and ts == 0.0):
+            bracket = bracket + (s2f - s2) * fact_t(omega, ts, tau)
+        terms.append((weights[i] * tau) * bracket)
+    return (0.4 * slots["prefactor"]) * numpy_sum(terms)

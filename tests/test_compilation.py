@@ -1,0 +1,130 @@
+"""Fast first calls: the generic χ² equals each model's own (value, gradient, Hessian, residuals);
+another residue count within the padded sizes, or another model with as many parameters through the
+shared programs, compiles nothing (counted with jax.monitoring); the persistent cache is scoped."""
+import contextlib
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import mfjax
+from mfjax import compilation_cache, models
+from mfjax.objective import residue_problem
+from mfjax.solvers.derivatives import value_grad_hess
+
+COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"   # one per program compiled or loaded from disk
+SPHEROID = mfjax.Spheroid(tm=8e-9, da=3.0 / (6.0 * 8e-9) * 0.3 / 3.3, theta=1.0, phi=0.5)
+EXP = mfjax.Experiment(["R1", "R2", "NOE"] * 2, [600.0] * 3 + [800.0] * 3)
+
+
+@contextlib.contextmanager
+def compilations():
+    """The names of the programs compiled inside the block."""
+    names = []
+
+    def listener(event, seconds, fun_name=None, **_):
+        if event == COMPILE_EVENT:
+            names.append(fun_name)
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        yield names
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+
+
+def _vectors(n):
+    k = np.arange(n) + 0.5
+    z = 1.0 - 2.0 * k / n
+    phi = np.pi * (1.0 + 5 ** 0.5) * k
+    return np.stack([np.sqrt(1 - z ** 2) * np.cos(phi), np.sqrt(1 - z ** 2) * np.sin(phi), z], axis=1)
+
+
+def _m1_data(n):
+    """Noise-free m1 data (S2 from 0.6 to 0.95) for n residues with a spheroid."""
+    vectors = _vectors(n)
+    s2 = np.linspace(0.6, 0.95, n)
+    values = mfjax.back_calc(EXP, "m1", {"s2": s2}, diffusion=SPHEROID, vectors=vectors)
+    errors = np.where(np.array(EXP.kinds) == "NOE", 0.05, 0.02 * values)
+    return mfjax.RelaxationData(EXP, values, errors), vectors, s2
+
+
+@pytest.fixture(scope="module")
+def fig2():
+    from mfjax import examples
+    data = examples.load_example("S2_0.970_te_2048_Rex_0.149")
+    return data.subset([data.residues.index("2 ALA")])
+
+
+@pytest.mark.parametrize("name", list(models.MODELS))
+def test_generic_chi2_equals_each_models_own(name, fig2):
+    model = models.get_model(name)
+    diffusion = None if model.local_tm else SPHEROID
+    vectors = None if model.local_tm else np.array([[0.6, 0.0, 0.8]])
+    own = residue_problem(fig2, model, diffusion=diffusion, vectors=vectors)
+    shared = residue_problem(fig2, model, diffusion=diffusion, vectors=vectors, generic=True)
+    assert shared.fun is not own.fun and shared.fun.__name__.startswith("chi2_generic")
+    lower, upper = models.grid_bounds(model, "paper")
+    rng = np.random.default_rng(sum(map(ord, name)))
+    args_own = jax.tree.map(lambda a: jnp.asarray(a[0]), own.args)
+    args_shared = jax.tree.map(lambda a: jnp.asarray(a[0]), shared.args)
+    x = (lower + rng.uniform(0.05, 0.95, model.n_params) * (upper - lower)) / own.scales
+    a = value_grad_hess(own.fun, jnp.asarray(x), args_own)
+    b = value_grad_hess(shared.fun, jnp.asarray(x), args_shared)
+    assert float(a[0]) > 0
+    for u, v in zip(a, b):
+        np.testing.assert_allclose(np.asarray(v), np.asarray(u), rtol=1e-13, atol=0, err_msg=name)
+    r = np.asarray(shared.fun.residuals(tuple(jnp.asarray(x)), args_shared))
+    np.testing.assert_allclose(np.sum(r ** 2), float(a[0]), rtol=1e-13)
+
+
+def test_generic_spectral_density_reproduces_every_form_bit_for_bit():
+    from mfjax.spectral import FORM_SLOTS, GENERIC_FIXED, generic_spectral_density, spectral_density
+    omega = np.array([[0.0, -3.8e8, 4.1e9, 3.77e9, 3.4e9]])
+    weights, taus = jnp.array([0.2, 0.5, 0.3]), jnp.array([7e-9, 8e-9, 9e-9])
+    p = {"s2": 0.8, "s2f": 0.9, "s2s": 0.85, "te": 40e-12, "tf": 20e-12, "ts": 1.2e-9}
+    for form, slot_of in FORM_SLOTS.items():
+        slots = dict(GENERIC_FIXED, **{slot: jnp.asarray(p[name]) for name, slot in slot_of.items()})
+        expected = np.asarray(spectral_density(form, p, omega, weights, taus))     # op by op: no fusion
+        got = np.asarray(generic_spectral_density(slots, omega, weights, taus))
+        np.testing.assert_array_equal(got, expected, err_msg=form)
+
+
+def test_new_residue_count_and_models_sharing_n_compile_nothing():
+    data40, vectors40, s2_40 = _m1_data(40)
+    data60, vectors60, s2_60 = _m1_data(60)
+    first = mfjax.fit_models(data40, ["m1"], diffusion=SPHEROID, vectors=vectors40)["m1"]
+    np.testing.assert_allclose(first.params["s2"], s2_40, rtol=1e-8)
+    assert np.all(mfjax.chi2(data40, "m1", first.params, diffusion=SPHEROID, vectors=vectors40) < 1e-15)
+    with compilations() as compiled:
+        again = mfjax.fit_models(data60, ["m1"], diffusion=SPHEROID, vectors=vectors60)["m1"]
+        chi2 = mfjax.chi2(data60, "m1", again.params, diffusion=SPHEROID, vectors=vectors60)
+    assert compiled == []          # 60 residues: the programs of 40 (64 slots, 256-row chunks)
+    np.testing.assert_allclose(again.params["s2"], s2_60, rtol=1e-8)
+    assert np.all(chi2 < 1e-15)
+    with compilations() as compiled:     # m9 (rex) and tm0 (local tm) share m1's one-parameter programs
+        others = mfjax.fit_models(data60, ["m9", "tm0"], diffusion=SPHEROID, vectors=vectors60)
+    assert compiled == []
+    for name, res in others.items():     # their χ² at their minimum, recomputed by the model's own function
+        model = models.get_model(name)
+        own = residue_problem(data60, model, diffusion=None if model.local_tm else SPHEROID,
+                              vectors=None if model.local_tm else vectors60)
+        x = np.stack([res.params[p] for p in model.params], axis=1) / own.scales
+        np.testing.assert_allclose(res.chi2, jax.vmap(own.fun)(x, own.args), rtol=1e-12)
+        assert np.all(res.chi2 > 1.0)      # neither fits m1 data
+
+
+def test_cache_is_scoped_to_mfjax_calls(tmp_path):
+    saved = compilation_cache._choice[0]
+    try:
+        folder = compilation_cache.enable_compilation_cache(tmp_path / "cache")
+        mfjax.back_calc(EXP, "m7", {"s2f": 0.9, "s2": 0.8, "ts": 1e-9, "rex": 1.0}, diffusion=SPHEROID,
+                        vectors=np.array([[0.0, 0.6, 0.8]]))
+        assert len(os.listdir(folder)) > 0
+        assert jax.config.jax_compilation_cache_dir is None        # JAX's global setting untouched
+        assert compilation_cache.enable_compilation_cache(False) is None
+        assert compilation_cache.active_folder() is None
+    finally:
+        compilation_cache._choice[0] = saved
