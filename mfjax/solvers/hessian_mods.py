@@ -16,6 +16,8 @@ Every entry of :data:`HESSIAN_MODS` maps a name to ``direction(H, g) -> p``, the
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import jax
 import jax.numpy as jnp
 
@@ -101,3 +103,21 @@ def direction(name: str):
     if name not in HESSIAN_MODS:
         raise ValueError(f"unknown Hessian modification {name!r}; use one of {tuple(HESSIAN_MODS)}")
     return HESSIAN_MODS[name]
+
+
+
+@dataclass(frozen=True)
+class Eigen:
+    """Hessian-modification part for :class:`mfjax.solvers.newton.Newton`: the eigenvalue modification."""
+
+    def direction(self, H, g):
+        return eigen_direction(H, g)
+
+
+@dataclass(frozen=True)
+class CholeskyShift:
+    """Hessian-modification part for :class:`mfjax.solvers.newton.Newton`: Cholesky with an added
+    multiple of the identity (N&W Algorithm 3.3)."""
+
+    def direction(self, H, g):
+        return chol_direction(H, g)
