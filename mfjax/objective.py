@@ -114,7 +114,7 @@ def _scaled_chi2(model: Model, layout: _Layout) -> Callable:
 
     fun.__name__ = fun.__qualname__ = f"chi2_{model.name}"
     fun.residuals = residuals      # for the least-squares solvers (Gauss–Newton, Levenberg–Marquardt)
-    fun.scalar_parameters = True   # only indexes x: the driver may pass a tuple of scalars (faster Hessians)
+    fun.scalar_parameters = True   # only indexes x: the solvers may pass a tuple of scalars (faster Hessians)
     return fun
 
 

@@ -1,4 +1,4 @@
-"""Per-problem outcome codes shared by the solver driver and ``mfjax.fit``."""
+"""Per-problem outcome codes shared by the solvers and ``mfjax.fit``."""
 from enum import IntEnum
 
 
