@@ -12,7 +12,7 @@ from mfjax._x64 import x64
 from mfjax.constants import N15_CSA, NH_BOND_LENGTH
 from mfjax.data import RelaxationData
 from mfjax.objective import residue_problem
-from mfjax.solvers import batch, grid, registry
+from mfjax.solvers import batch, grid, presets, registry
 from mfjax.status import Status, status_names
 
 MIN_POINTS = 3   # relax deselects residues with fewer data points (overfit_deselect)
@@ -90,7 +90,7 @@ def _grid_inc(grid_inc, model):
 @x64
 def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=N15_CSA, vectors=None, x0=None,
         grid_inc=11, grid_bounds="relax", algorithm="newton", line_search="backtrack", hessian_mod="gmw",
-        constraints=True, func_tol=1e-25, grad_tol=None, max_iter=10_000_000, n_devices=None,
+        constraints=True, func_tol=1e-25, grad_tol=None, max_iter=10_000_000, preset=None, n_devices=None,
         progress=None) -> FitResult:
     """Fit one model-free model to every residue of ``data``.
 
@@ -99,14 +99,18 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     scalars or (n,) arrays. vectors: (n, 3) unit XH vectors for anisotropic tensors.
     x0: start values, dict name -> (n,) SI arrays; None: grid search with ``grid_inc`` increments
     (int or dict per parameter) over ``grid_bounds`` ("relax", "paper" or dict name -> (lo, hi) SI).
-    algorithm, line_search, hessian_mod, constraints: names of the solver parts
-    (``mfjax.solvers.registry``: algorithm "newton"; line_search "backtrack", "more_thuente" or
-    "none"; hessian_mod "gmw" or "none" (None); constraints True/"mom": the Method of Multipliers on
-    relax's A·x ≥ b, False/"none": unconstrained).
-    func_tol, grad_tol, max_iter: minfx's termination settings. Residues with no data, fewer than
-    3 points or fewer points than parameters are still evaluated (finite numbers) but marked
+    algorithm, line_search, hessian_mod, constraints: names of the solver parts (the lists in
+    ``mfjax.solvers.registry`` and the README's "Algorithm zoo"; constraints True/"mom": the Method of
+    Multipliers on relax's A·x ≥ b, False/"none": unconstrained, "modelfree4", "dasha").
+    func_tol, grad_tol, max_iter: minfx's termination settings. preset: "relax", "modelfree4" or
+    "dasha" (``mfjax.solvers.presets``) sets func_tol, grad_tol, max_iter and constraints at once.
+    Residues with no data, fewer than 3 points or fewer points than parameters are still evaluated (finite numbers) but marked
     SKIPPED_*. Returns a :class:`FitResult`.
     """
+    if preset is not None:
+        chosen = presets.get_preset(preset)
+        func_tol, grad_tol, max_iter, constraints = (chosen.func_tol, chosen.grad_tol, chosen.max_iter,
+                                                     chosen.constraints)
     solver = registry.build(algorithm, line_search, hessian_mod, constraints, func_tol=func_tol,
                             grad_tol=grad_tol)      # validates the settings up front
     model = models.get_model(model)
@@ -144,6 +148,7 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     params = models.deconvolve(model, {p: x[:, j] * scales[j] for j, p in enumerate(model.params)})
     settings = dict(diffusion=diffusion, r=r, csa=csa, grid_inc=grid_inc, grid_bounds=grid_bounds,
                     algorithm=algorithm, line_search=line_search, hessian_mod=hessian_mod, constraints=constraints,
+                    preset=preset,
                     func_tol=func_tol, grad_tol=grad_tol, max_iter=max_iter, x0_given=x0 is not None)
     return FitResult(model=model.name, residues=tuple(data.residues), params=params, chi2=np.asarray(chi2),
                      iterations=np.asarray(counts[0]), f_count=np.asarray(counts[1]), g_count=np.asarray(counts[2]),
