@@ -12,7 +12,7 @@ import dataclasses
 
 from mfjax.solvers import (adam, annealing, bfgs, conjugate_gradient, constraints, coordinate_descent, dasha,
                            hessian_mods, lbfgs, least_squares, linesearch, modelfree4, nelder_mead, newton,
-                           newton_cg, steepest_descent)
+                           newton_cg, preconditioned_cg, steepest_descent)
 from mfjax.solvers.descent import Descent
 from mfjax.solvers.settings import Termination
 
@@ -27,6 +27,7 @@ ALGORITHMS = {
     "pr": lambda ls, hm: Descent(conjugate_gradient.ConjugateGradient("pr"), ls),
     "pr+": lambda ls, hm: Descent(conjugate_gradient.ConjugateGradient("pr+"), ls),
     "hs": lambda ls, hm: Descent(conjugate_gradient.ConjugateGradient("hs"), ls),
+    "pcg_diag": lambda ls, hm: Descent(preconditioned_cg.DiagonalPreconditionedCG(), ls),
     # Complete solvers with their own state (their own step rule: line_search and hessian_mod unused).
     "lm": lambda ls, hm: least_squares.LevenbergMarquardt(),
     "gauss_newton": lambda ls, hm: least_squares.GaussNewton(),
