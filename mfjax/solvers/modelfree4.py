@@ -1,6 +1,6 @@
 """Modelfree4-style bounds (Mandel, Akke & Palmer 1995, Modelfree 4.x as d'Auvergne & Gooley 2008
 describe it): a step that would leave the feasible region A·x ≥ b is cut flush at its boundary,
-and the run stops (``Status.BOUND_STOP``) once the downhill direction points out of the region at
+and the run stops (``Status.BOUND_STOP``) once the search direction (downhill) points out of the region at
 the current point — there is no sliding along a limit.
 
 :func:`box_cut` is the shared geometry; :class:`Modelfree4` wraps a line-search descent
