@@ -3,6 +3,9 @@ constraint handling that applies reaches the known minima, or fails in the docum
 
 One batch (one compilation) per solver: the five 2-D problems run together, the Method of
 Multipliers handling the two constrained ones and ignoring the never-active row of the others.
+Compilation dominates (10-20 s per solver on 2 cores), so the tests run a representative of every
+algorithm family, line search, Hessian modification and constraint handling; the whole matrix runs in
+experiments/zoo_grids.py, and tests/test_hessian_mods.py checks every Hessian modification.
 Expected failures, each stated where it is listed: steepest descent, coordinate descent and the
 conjugate gradients with minfx's line searches do not finish Rosenbrock's valley within the 5000
 iterations given here; Modelfree4-style bounds stop on the limit without sliding along it; the
@@ -38,17 +41,14 @@ EXPECT = {
     "bfgs:more_thuente:gmw:mom": ALL,
     "lbfgs:more_thuente:gmw:mom": ALL,
     "fr:more_thuente:gmw:mom": ALL,
-    "hs:more_thuente:gmw:mom": ALL,
     "pcg_diag:more_thuente:gmw:mom": ALL,
     "newton_cg:backtrack:gmw:mom": ALL,
     "newton:backtrack:eigen:mom": ALL,
-    "newton:backtrack:chol:mom": ALL,
     # Unconstrained runs (no line search: full Newton steps): the constrained problems end at the
     # unconstrained minima instead.
     "newton:none:gmw:none": ((1, 1, 1, 0, 0), (C, C, C, C, C)),
     # Modelfree4: the constrained problems stop on the bound (BOUND_STOP), short of their minima.
     "newton:backtrack:gmw:modelfree4": ((1, 1, 1, 0, 0), (C, C, C, X, X)),
-    "lm:backtrack:gmw:modelfree4": ((1, 1, 1, 0, 0), (C, C, C, X, X)),
     "lm:backtrack:gmw:none": ((1, 1, 1, 0, 0), (C, C, C, C, C)),
     "gauss_newton:backtrack:gmw:none": ((1, 1, 1, 0, 0), (C, C, C, C, C)),
     "simplex:backtrack:gmw:none": ((1, 1, 1, 0, 0), (C, C, C, C, C)),
