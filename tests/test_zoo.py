@@ -159,15 +159,17 @@ def test_least_squares_on_the_m4_point(m4):
         np.testing.assert_allclose(res.x[1], ref.x, rtol=1e-8)
 
 
-def test_newton_eigen_on_the_m4_point(m4):
-    res = _run("newton:backtrack:eigen:mom", m4, max_iter=10**6)
-    assert res.status.tolist() == [C, C]
-    np.testing.assert_allclose(res.x[0], m4.x_star[0], rtol=1e-9)
-    assert res.f[0] < 1e-20
-    # Expected failure, recorded: from the interior start the path ends on the degenerate corner S2 = 1,
-    # τe = Rex = 0 (where χ² does not depend on τe), reported CONVERGED at χ² ≈ 3.98.
-    np.testing.assert_allclose(res.x[1], [1.0, 0.0, 0.0], atol=1e-9)
-    assert res.f[1] == pytest.approx(3.984411790898229, rel=1e-9)
+def test_residuals_square_and_sum_to_chi2(m4):
+    # fun.residuals: (R − R(θ))/σ; their squares summed in numpy's order are χ², bit for bit, and they are
+    # 0 where a point is unmeasured.
+    rng = np.random.default_rng(4)
+    args = _one(m4, 0)
+    for x in [m4.x0[0], m4.x_star[0], [0.9, 100.0, 1.0], *rng.uniform([0.3, 0.0, 0.0], [1.0, 5000.0, 5.0], (5, 3))]:
+        r = np.asarray(m4.fun.residuals(np.asarray(x, float), args))
+        assert r.shape == (6,) and np.sum(r ** 2) == float(m4.fun(np.asarray(x, float), args))
+    masked = dict(args, mask=np.array([True, False, True, True, True, False]))
+    r = np.asarray(m4.fun.residuals(m4.x0[0], masked))
+    assert r[1] == 0.0 and r[5] == 0.0 and np.sum(r ** 2) == float(m4.fun(m4.x0[0], masked))
 
 
 def test_own_state_algorithms_refuse_the_method_of_multipliers():
