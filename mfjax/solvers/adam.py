@@ -59,5 +59,5 @@ class Adam:
         status = jnp.select([~finite, (jnp.linalg.norm(g) <= self.grad_tol) & prob.converge,
                              (iters >= prob.max_iter) | (iters >= self.max_steps)],
                             [Status.NOT_FINITE, Status.CONVERGED, Status.MAX_ITERATIONS], Status.RUNNING)
-        return AdamState(jnp.where(finite, y, s.x), jnp.where(finite, f, s.f), y + updates, opt, iters.astype(jnp.int32),
-                         s.f_count + 1, s.g_count + 1, s.h_count, status.astype(jnp.int32))
+        return AdamState(jnp.where(finite, y, s.x), jnp.where(finite, f, s.f), y + updates, opt,
+                         iters.astype(jnp.int32), s.f_count + 1, s.g_count + 1, s.h_count, status.astype(jnp.int32))

@@ -105,7 +105,8 @@ class NelderMead:
         iters = s.iters + end_iter
         spread = fs_s[n] - fs_s[0]
         size = jnp.max(jnp.abs(simplex_s[1:] - simplex_s[0]))
-        conv = complete & ((spread <= self.func_tol) | (size <= self.x_tol * jnp.maximum(1.0, jnp.max(jnp.abs(simplex_s[0])))))
+        small = size <= self.x_tol * jnp.maximum(1.0, jnp.max(jnp.abs(simplex_s[0])))
+        conv = complete & ((spread <= self.func_tol) | small)
         conv = conv & prob.converge
         maxed = complete & (iters >= prob.max_iter)
         bad = first & ~jnp.isfinite(f_t)
