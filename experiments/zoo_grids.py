@@ -95,11 +95,10 @@ def main(argv=None):
                               f"{r['iterations_median']:g} max {r['iterations_max']}, {r['wall_first_call_s']:.1f} s")
             except ValueError as err:       # a combination the zoo refuses
                 doc["results"][grid][entry] = dict(error=str(err))
-    text = json.dumps(bench_fit.jsonable(doc), indent=1)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-    print(text)
+            if args.out:                    # after every entry, so a long run leaves what it measured
+                args.out.parent.mkdir(parents=True, exist_ok=True)
+                args.out.write_text(json.dumps(bench_fit.jsonable(doc), indent=1) + "\n")
+    print(json.dumps(bench_fit.jsonable(doc), indent=1))
 
 
 if __name__ == "__main__":
