@@ -1,8 +1,10 @@
 """Hessian modifications for the Newton direction: each makes a (possibly indefinite) symmetric H
 positive definite, as minfx's ``hessian_mods`` package offers them (Nocedal & Wright 2006, §3.4).
 
-Every entry of :data:`HESSIAN_MODS` maps a name to ``direction(H, g) -> p``, the Newton direction
+Every entry of :data:`DIRECTIONS` maps a name to ``direction(H, g) -> p``, the Newton direction
 −B⁻¹g for the modified matrix B; :func:`modified` returns B itself (for tests and diagnostics).
+:class:`Eigen` and :class:`CholeskyShift` are the parts :class:`mfjax.solvers.newton.Newton` takes
+(``mfjax.solvers.registry`` names "eigen" and "chol").
 
 - ``"none"``: B = H, p = −inv(H)·g (minfx ``No Hessian mod``); not a descent direction when H is
   indefinite.
@@ -77,7 +79,7 @@ def gmw_direction(H, g):
     return gmw.gmw_direction(H, g)
 
 
-HESSIAN_MODS = {"none": none_direction, "eigen": eigen_direction, "chol": chol_direction, "gmw": gmw_direction}
+DIRECTIONS = {"none": none_direction, "eigen": eigen_direction, "chol": chol_direction, "gmw": gmw_direction}
 
 
 def modified(name: str, H):
@@ -94,15 +96,15 @@ def modified(name: str, H):
     if name == "gmw":
         L, _, _ = gmw.gmw_cholesky(H)
         return L @ L.T
-    raise ValueError(f"unknown Hessian modification {name!r}; use one of {tuple(HESSIAN_MODS)}")
+    raise ValueError(f"unknown Hessian modification {name!r}; use one of {tuple(DIRECTIONS)}")
 
 
 def direction(name: str):
     """``direction(H, g)`` of the Hessian modification ``name`` (None means "none")."""
     name = "none" if name is None else name
-    if name not in HESSIAN_MODS:
-        raise ValueError(f"unknown Hessian modification {name!r}; use one of {tuple(HESSIAN_MODS)}")
-    return HESSIAN_MODS[name]
+    if name not in DIRECTIONS:
+        raise ValueError(f"unknown Hessian modification {name!r}; use one of {tuple(DIRECTIONS)}")
+    return DIRECTIONS[name]
 
 
 
