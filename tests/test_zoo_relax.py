@@ -37,8 +37,10 @@ RECORDED = {
                                          2.3195993759290226e-10, 116, 422, 422, 0, Status.CONVERGED),
     ("bfgs", "backtrack", 10_000_000): (0.9700000000036243, 2048.000000677038, 0.14899999993121274,
                                         1.666644707168407e-19, 163, 672, 171, 0, Status.CONVERGED),
-    # Ends with a Moré–Thuente breakdown (minfx: a fatal minimisation error) at iteration 22: to be
-    # compared with relax's own run.
+    # Ends with a Moré–Thuente breakdown (minfx: a fatal minimisation error), to be compared with relax's
+    # own run: in the second inner run (μ 5e-6), iteration 37, MT stops at α = a_max = 4 (its
+    # "a == a_max" exit) with yᵀs < 0; the BFGS update (minfx guards only yᵀs = 0) makes H indefinite,
+    # the next direction points uphill and MT refuses it. iter counts the completed inner run only (22).
     ("bfgs", "more_thuente", 10_000_000): (0.9949366307713811, 88.13850601310112, -3.79281064601955e-05,
                                            4.014129930697248, 22, 178, 178, 0, Status.LINE_SEARCH_ERROR),
     ("newton", "more_thuente", 10_000_000): (0.9699999999999995, 2048.0000000000487, 0.14900000000001656,
