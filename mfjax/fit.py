@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
+import jax
 import numpy as np
 
-from mfjax import models
+from mfjax import corners, models
 from mfjax._x64 import x64
 from mfjax.constants import N15_CSA, NH_BOND_LENGTH
 from mfjax.data import RelaxationData
@@ -87,6 +88,25 @@ def _grid_inc(grid_inc, model):
     return np.full(model.n_params, int(grid_inc))
 
 
+def _mark_degenerate_corners(model, problem, x, chi2, status):
+    """CONVERGED → DEGENERATE_CORNER (in place) where the fit sits on a corner of ``mfjax.corners`` and the
+    χ² does not change when the undefined time is moved to each of ``corners.TIME_PROBES``."""
+    scales = np.asarray(problem.scales)
+    params = models.deconvolve(model, {p: x[:, j] * scales[j] for j, p in enumerate(model.params)})
+    for time, at_corner in corners.candidates(model, params):
+        idx = np.flatnonzero(at_corner & (status == Status.CONVERGED))
+        if idx.size == 0:
+            continue
+        j = model.params.index(time)
+        args = jax.tree.map(lambda a: np.asarray(a)[idx], problem.args)
+        probed = []
+        for t in corners.TIME_PROBES:
+            moved = x[idx].copy()
+            moved[:, j] = t / scales[j]
+            probed.append(batch.evaluate(problem.fun, moved, args))
+        status[idx[corners.insensitive(chi2[idx], np.stack(probed))]] = Status.DEGENERATE_CORNER
+
+
 @x64
 def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=N15_CSA, vectors=None, x0=None,
         grid_inc=11, grid_bounds="relax", algorithm="newton", line_search="backtrack", hessian_mod="gmw",
@@ -142,6 +162,7 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
         counts = (np.zeros(n, np.int64), np.ones(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64))
         status = np.full(n, Status.NO_PARAMETERS, np.int32)
 
+    _mark_degenerate_corners(model, problem, x, chi2, status)
     n_points = np.asarray(data.n_points)
     status[n_points < max(MIN_POINTS, model.n_params)] = Status.SKIPPED_TOO_FEW_DATA
     status[n_points == 0] = Status.SKIPPED_NO_DATA

@@ -132,7 +132,11 @@ def _batched(model: Model, layout: _Layout, with_chi2: bool) -> Callable:
     return jax.jit(jax.vmap(one, in_axes=(0, None, 0, 0, 0, 0, 0, 0)))
 
 
-_batched_components = jax.jit(jax.vmap(components, in_axes=(None, 0)))   # (diffusion, vectors (n, 3))
+# (diffusion, vectors (n, 3), n a multiple of 8): mapped 8 residues at a time, so that every residue's weights
+# and times come from the same 8-wide code whatever n is (XLA's fusion, and so its fused multiply-adds,
+# can change with the batch width): a residue's problem does not depend on the other residues.
+_batched_components = jax.jit(lambda diffusion, vectors: jax.lax.map(lambda v: components(diffusion, v), vectors,
+                                                                     batch_size=8))
 
 
 # ---------------------------------------------------------------------------------------------------

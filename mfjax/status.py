@@ -15,7 +15,8 @@ class Status(IntEnum):
     SKIPPED_NO_DATA = 6       #: residue has no measured data: not fitted
     SKIPPED_TOO_FEW_DATA = 7  #: fewer data points than parameters (relax's overfit rule): not fitted
     SINGULAR_MATRIX = 8       #: Levenberg–Marquardt / Gauss–Newton: the normal-equation matrix is singular
-    BOUND_STOP = 9            #: Modelfree4-style constraints: the downhill direction points out of the box
+    DEGENERATE_CORNER = 9     #: converged where a time is undefined (S2 = 1 with τe, ...): see mfjax.corners
+    BOUND_STOP = 10           #: Modelfree4-style constraints: the search direction points out of the region
 
     @property
     def ok(self) -> bool:

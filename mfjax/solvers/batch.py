@@ -4,10 +4,19 @@
 Problems flow through a fixed number of slots: the host hands the device a queue, and inside the
 device loop a finished slot takes the next queued problem at once (compaction by refill, no host
 round trip); once the host has nothing left to hand out, the last stragglers are gathered into a
-small tail batch (TAIL_SLOTS per device). Fixed batch shapes per (function, solver), so nothing
+tail batch. Fixed batch shapes per (function, solver), so nothing
 recompiles needlessly, and the cost follows the total number of steps, not N × the slowest
 problem. With several devices each device runs its own loop on its shard (``jax.shard_map``) and
 stops independently.
+
+Bitwise batch independence: a problem's result does not depend on its neighbours, its slot, the
+phase or the number of devices. By default every phase runs ONE program (the queued runner) at ONE
+width per device, whatever the number of problems: XLA's fusion decisions, and with them where
+LLVM fuses a multiply and an add into one FMA (one rounding instead of two), depend on the batch
+width, so a problem fitted alone in 2 slots and in a batch of 64 slots could differ in the last bit
+(and chaotic paths then in the answer). Each problem's arithmetic is elementwise along the batch
+axis (the solver parts write their inner products out, ``solvers/_arith.py``). A lone problem thus
+pays for a full-width step. tests/test_batch_independence.py checks it.
 """
 from __future__ import annotations
 
@@ -25,8 +34,10 @@ from mfjax.solvers.base import RESULT_FIELDS, Problem, Solver
 from mfjax.status import Status
 
 MAX_STEPS_PER_CALL = 2048   # device steps between host visits at most (progress reports)
-TAIL_SLOTS = 2     # slots per device for the stragglers (RG: 0.35 s warm with 2, 0.7-0.8 s with 1)
+SLOTS_CPU = 64               # slots per CPU device, bulk and tail alike
+SLOTS_ACCELERATOR = 16384    # slots per accelerator
 QUEUE_PER_SLOT = 16   # problems handed to a device per host visit, per slot
+EVALUATE_WIDTH = 8    # problems per step of evaluate()
 # XLA's cheaper CPU back-end optimisation: compiles the solver loop about twice as fast with no
 # measurable loss of speed at run time (experiments/bench_fit.py).
 _COMPILER_OPTIONS = {"xla_backend_optimization_level": 1, "xla_llvm_disable_expensive_passes": True}
@@ -45,13 +56,13 @@ class Result(NamedTuple):
 
 
 def default_sizes(n_problems: int, n_devices: int, platform: str) -> tuple[int, int]:
-    """(batch, tail) slot counts over all devices: the bulk runs in ``batch`` slots (a power of two
-    per device, at most 64 per CPU device — the fastest per problem-step on CPU, measured with
-    experiments/bench_fit.py — or 16384 per accelerator), the stragglers in TAIL_SLOTS per device."""
-    per_device = -(-n_problems // n_devices)
-    cap = 64 if platform == "cpu" else 16384
-    batch = min(padded_size(per_device), cap)
-    return batch * n_devices, min(TAIL_SLOTS, batch) * n_devices
+    """(batch, tail) slot counts over all devices: SLOTS_CPU per CPU device (the fastest per
+    problem-step on CPU, measured with experiments/bench_fit.py) or SLOTS_ACCELERATOR per
+    accelerator, for the bulk AND the tail, whatever the number of problems: one program width, so
+    that XLA makes the same fusion decisions (and so the same fused multiply-adds) for every
+    problem, alone or in any batch. ``n_problems`` is not used (kept for callers)."""
+    per_device = SLOTS_CPU if platform == "cpu" else SLOTS_ACCELERATOR
+    return per_device * n_devices, per_device * n_devices
 
 
 class _Packing:
@@ -80,31 +91,30 @@ def _rows_like(mask, a):
 
 @functools.lru_cache(maxsize=None)
 def _compiled(fun: Callable, solver: Solver, n_devices: int):
-    """The jitted (and, with several devices, shard_mapped) slot runner and blank-state maker.
+    """The jitted (and, with several devices, shard_mapped) slot runner: ONE program for every phase
+    (bulk, tail, a lone problem), so that a problem's arithmetic does not depend on the phase.
 
     ``run(prob, rows, owner, q_prob, q_owner, n_queue, more, max_steps, stop_live)`` works on
     one device's S slots (problem data ``prob``, packed state ``rows`` (S, K), problem index
     ``owner``, −1 = empty) and queue of Q fresh problems (``q_*``, the first ``n_queue`` valid; a
-    slot that takes one starts from the solver's ``init``). Each step
-    first empties the finished slots into an output buffer and refills free slots from the queue,
-    then steps every running slot. It stops after ``max_steps`` steps, when nothing runs and the
-    queue is used up, or once the queue is used up and — if the host has ``more`` problems — a slot
-    is free, or — if not — at most ``stop_live`` problems still run. Returns the slots, how many
-    queue rows were taken, and the output buffer (Q + S rows, owners, −1 = unused)."""
+    slot that takes one starts from the solver's ``init``). Each step first empties the finished
+    slots into an output buffer and refills free slots from the queue, then steps every running
+    slot. It stops after ``max_steps`` steps, when nothing runs and the queue is used up, or once
+    the queue is used up and — if the host has ``more`` problems — a slot is free, or — if not —
+    at most ``stop_live`` problems still run. Returns the slots, how many queue rows were taken,
+    and the output buffer (Q + S rows, owners, −1 = unused)."""
 
-    step_one = jax.jit(functools.partial(solver.step, fun))   # traced once, shared by both loops
-
-    def _unpack_pack_step(prob):
-        template = solver.init(fun, jax.tree.map(lambda a: a[0], prob))
-        unravel = jax.flatten_util.ravel_pytree(template)[1]
-        return (jax.vmap(unravel), jax.vmap(lambda one: jax.flatten_util.ravel_pytree(one)[0]),
-                jax.vmap(step_one), jax.vmap(functools.partial(solver.init, fun)))
+    step_one = functools.partial(solver.step, fun)
+    init_one = functools.partial(solver.init, fun)
 
     def select(mask, new, old):
         return jax.tree.map(lambda u, v: jnp.where(_rows_like(mask, v), u, v), new, old)
 
     def run(prob, rows, owner, q_prob, q_owner, n_queue, more, max_steps, stop_live):
-        unpack, pack, step, start = _unpack_pack_step(prob)
+        unravel = jax.flatten_util.ravel_pytree(init_one(jax.tree.map(lambda a: a[0], prob)))[1]
+        unpack = jax.vmap(unravel)
+        pack = jax.vmap(lambda one: jax.flatten_util.ravel_pytree(one)[0])
+        step, start = jax.vmap(step_one), jax.vmap(init_one)
         n_slots, n_q = rows.shape[0], q_owner.shape[0]
         n_queue = n_queue[0]
 
@@ -150,31 +160,11 @@ def _compiled(fun: Callable, solver: Solver, n_devices: int):
         prob, state, owner, taken, out_rows, out_owner, _ = c
         return prob, pack(state), owner, taken[None], out_rows, out_owner
 
-    def run_plain(prob, rows, fresh, max_steps, stop_live):
-        """Step every running slot (no refill) for up to ``max_steps`` steps, until at most
-        ``stop_live`` still run: the few problems left at the end, where a conditional refill per
-        step would cost more than the step itself. Slots marked ``fresh`` start from ``init``."""
-        unpack, pack, step, start = _unpack_pack_step(prob)
-
-        def body(carry):
-            i, state = carry
-            return i + 1, select(state.status == Status.RUNNING, step(prob, state), state)
-
-        def cond(carry):
-            return (carry[0] < max_steps) & (jnp.sum(carry[1].status == Status.RUNNING) > stop_live)
-
-        state = select(fresh, start(prob), unpack(rows))
-        return pack(jax.lax.while_loop(cond, body, (jnp.zeros((), jnp.int32), state))[1])
-
     if n_devices > 1:
         mesh = Mesh(np.array(jax.devices()[:n_devices]), ("batch",))
         batch, same = PartitionSpec("batch"), PartitionSpec()
         run = jax.shard_map(run, mesh=mesh, in_specs=(batch,) * 6 + (same,) * 3, out_specs=batch, check_vma=False)
-        run_plain = jax.shard_map(run_plain, mesh=mesh, in_specs=(batch, batch, batch, same, same), out_specs=batch,
-                                  check_vma=False)
-    blank = jax.jit(functools.partial(solver.init, fun))
-    return (blank, jax.jit(run, compiler_options=_COMPILER_OPTIONS),
-            jax.jit(run_plain, compiler_options=_COMPILER_OPTIONS))
+    return jax.jit(run, compiler_options=_COMPILER_OPTIONS)
 
 
 def minimise(fun: Callable, x0, args, A=None, b=None, *, solver: Solver, max_iter=10_000_000,
@@ -189,10 +179,12 @@ def minimise(fun: Callable, x0, args, A=None, b=None, *, solver: Solver, max_ite
     (N, m, n); b: (m,) or (N, m) (None: no constraints). max_iter: int or (N,). converge: (N,)
     bool, False forces a problem to run to max_iter (for straggler benchmarks). n_devices: devices
     to split the batch across (default: all local devices). batch_size / tail_size: slot counts of
-    the bulk and tail phases over all devices (default :func:`default_sizes`); queue_size: problems
-    handed to each device per host visit (default QUEUE_PER_SLOT per slot). chunk: device steps
-    between host visits at most. progress: called with (n_done, N) after each host visit. The
-    results do not depend on the sizes, the chunk or the order of the problems.
+    the bulk and tail phases over all devices (default :func:`default_sizes`: the same, fixed
+    width; at least 2 per device); queue_size: problems handed to each device per host visit
+    (default QUEUE_PER_SLOT per slot). chunk: device steps between host visits at most. progress:
+    called with (n_done, N) after each host visit. With the default sizes the results do not
+    depend, bit for bit, on the other problems, their order, the chunk or the number of devices
+    (see the module docstring); other sizes change only the round-off.
     """
     x0 = np.asarray(x0, dtype=np.float64)
     N, n = x0.shape
@@ -208,12 +200,13 @@ def minimise(fun: Callable, x0, args, A=None, b=None, *, solver: Solver, max_ite
     n_dev = n_devices or len(jax.devices())
     batch, tail = default_sizes(N, n_dev, jax.devices()[0].platform)
     batch, tail = batch_size or batch, tail_size or tail
-    if batch % n_dev or tail % n_dev:
-        raise ValueError(f"batch_size {batch} and tail_size {tail} must be multiples of the {n_dev} devices")
-    blank_fn, run_queued, run_plain = _compiled(fun, solver, n_dev)
-    packing = _Packing(jax.device_get(blank_fn(jax.tree.map(lambda a: a[0], problems))))
+    if batch % n_dev or tail % n_dev or batch < 2 * n_dev or tail < 2 * n_dev:
+        raise ValueError(f"batch_size {batch} and tail_size {tail} must be multiples of the {n_dev} devices, "
+                         "with at least 2 slots per device")
+    run = _compiled(fun, solver, n_dev)
+    blank = jax.eval_shape(functools.partial(solver.init, fun), jax.tree.map(lambda a: a[0], problems))
+    packing = _Packing(jax.tree.map(lambda leaf: np.zeros(leaf.shape, leaf.dtype), blank))
     rows = np.repeat(packing.blank_row[None], N, axis=0)     # every problem's state, host side
-    fresh = np.ones(N, bool)      # problems whose row is not a state yet (their slot starts from init)
     done = [0]
 
     def report(newly_done):
@@ -222,30 +215,35 @@ def minimise(fun: Callable, x0, args, A=None, b=None, *, solver: Solver, max_ite
             progress(done[0], N)
 
     status_col = packing.columns["status"][0]
-    live = np.arange(N)
-    if N > batch:
-        live = _queued_phase(run_queued, problems, rows, batch, tail // n_dev, n_dev,
-                             queue_size or QUEUE_PER_SLOT * (batch // n_dev), chunk, status_col, report)
-        fresh[:] = False
-    if len(live) > tail:
-        live = _plain_phase(run_plain, problems, rows, fresh, live, batch, tail // n_dev, n_dev, chunk, status_col,
-                            report)
-    _plain_phase(run_plain, problems, rows, fresh, live, tail, 0, n_dev, chunk, status_col, report)
+    q_len = queue_size or QUEUE_PER_SLOT * (batch // n_dev)
+    none = np.zeros(0, np.int64)
+    if tail < batch and N > tail:     # the bulk through the queue, then the last ones in the tail's slots
+        live = _phase(run, problems, rows, none, np.arange(N), batch, tail // n_dev, n_dev, q_len, chunk, status_col,
+                      report)
+        _phase(run, problems, rows, live, none, tail, 0, n_dev, tail // n_dev, chunk, status_col, report)
+    else:                             # one width for everything (the default)
+        slots = batch if tail >= batch else tail
+        _phase(run, problems, rows, none, np.arange(N), slots, 0, n_dev, q_len if slots == batch else slots // n_dev,
+               chunk, status_col, report)
 
     get = packing.get
     return Result(get(rows, "x").copy(), get(rows, "f").copy(), *(get(rows, k).astype(np.int64) for k in
                   ("iters", "f_count", "g_count", "h_count")), get(rows, "status").astype(np.int32))
 
 
-def _queued_phase(run, problems, rows, slots, stop_live, n_dev, q_len, chunk, status_col, report):
-    """The bulk: every device refills its ``slots // n_dev`` slots from a queue of ``q_len`` problems;
-    the host visits when a queue is used up. Ends when the host has nothing left to hand out and at
-    most ``stop_live`` problems run on each device; their rows go back into ``rows`` (in place, as
-    the finished ones'). Returns the indices of the problems still running."""
+def _phase(run, problems, rows, started, pending, slots, stop_live, n_dev, q_len, chunk, status_col, report):
+    """Problems ``started`` (their states in ``rows``; at most ``slots // n_dev`` per device, spread
+    over the devices) in ``slots`` slots, and the fresh problems ``pending`` handed to each device's
+    queue ``q_len`` at a time; the host visits when a queue is used up or after ``chunk`` steps. Ends
+    when the host has nothing left to hand out and at most ``stop_live`` problems run on each
+    device; every problem's row goes back into ``rows`` (in place). Returns the indices of the
+    problems still running."""
     per_dev = slots // n_dev
-    state = (jax.tree.map(lambda a: np.repeat(a[:1], slots, axis=0), problems),
-             np.repeat(rows[:1], slots, axis=0), np.full(slots, -1, np.int32))
-    pending = np.arange(len(rows))
+    owner = np.full(slots, -1, np.int64)
+    for j, i in enumerate(started):          # started problems, dealt round-robin over the devices
+        owner[(j % n_dev) * per_dev + j // n_dev] = i
+    pick = np.where(owner >= 0, owner, 0)
+    state = (jax.tree.map(lambda a: a[pick], problems), rows[pick], owner.astype(np.int32))
     while True:
         handed = [pending[d * q_len:(d + 1) * q_len] for d in range(n_dev)]
         rest = pending[n_dev * q_len:]
@@ -267,35 +265,20 @@ def _queued_phase(run, problems, rows, slots, stop_live, n_dev, q_len, chunk, st
             return owner[live].astype(np.int64)
 
 
-def _plain_phase(run, problems, rows, fresh, idx, slots, stop_live, n_dev, chunk, status_col, report):
-    """Problems ``idx`` (at most ``slots``) stepped in ``slots`` slots without refill (padding:
-    finished copies) until at most ``stop_live`` run on each device; their rows are updated in
-    ``rows`` (and marked not ``fresh``). Returns the indices of the problems still running."""
-    if len(idx) == 0:
-        return idx
-    pick = np.concatenate([idx, np.full(slots - len(idx), idx[0])])
-    prob = jax.tree.map(lambda a: a[pick], problems)
-    slot_rows = rows[pick]
-    slot_rows[len(idx):, status_col] = Status.CONVERGED
-    slot_fresh = np.append(fresh[idx], np.zeros(slots - len(idx), bool))
-    running = len(idx)
-    while True:
-        slot_rows = np.array(run(prob, slot_rows, slot_fresh, np.int32(chunk), np.int32(stop_live)))
-        slot_fresh[:] = False
-        live = slot_rows[:, status_col] == Status.RUNNING
-        report(running - int(live.sum()))
-        running = int(live.sum())
-        if live.reshape(n_dev, -1).sum(axis=1).max() <= stop_live:
-            rows[idx] = slot_rows[:len(idx)]
-            fresh[idx] = False
-            return idx[live[:len(idx)]]
-
-
 @functools.lru_cache(maxsize=None)
 def _evaluator(fun: Callable):
-    return jax.jit(jax.vmap(fun))
+    return jax.jit(lambda x, args: jax.lax.map(lambda xa: fun(*xa), (x, args), batch_size=EVALUATE_WIDTH))
 
 
 def evaluate(fun: Callable, x, args) -> np.ndarray:
-    """fun at x for every problem of a batch (no optimisation), as a numpy array (N,)."""
-    return np.asarray(_evaluator(fun)(jnp.asarray(x), args))
+    """fun at x for every problem of a batch (no optimisation), as a numpy array (N,). The batch is
+    padded to a power of two ≥ EVALUATE_WIDTH (repeating the last problem: few compilations) and
+    mapped EVALUATE_WIDTH problems at a time, so every problem's value comes from the same code,
+    whatever the batch."""
+    x = np.asarray(x, np.float64)
+    N = x.shape[0]
+    if N == 0:
+        return np.zeros(0)
+    size = padded_size(N, EVALUATE_WIDTH)
+    pad = lambda a: np.concatenate([np.asarray(a), np.repeat(np.asarray(a)[-1:], size - N, axis=0)])
+    return np.asarray(_evaluator(fun)(pad(x), jax.tree.map(pad, args)))[:N]

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from mfjax.solvers._arith import dot, matvec, norm, vecmat
 from mfjax.solvers.base import Eval, Problem, Tests
 from mfjax.solvers.derivatives import evaluate
 from mfjax.solvers.settings import Termination
@@ -71,14 +72,21 @@ def lagrangian(F: Eval, x, lam, mu, A, b) -> Eval:
     """minfx's augmented Lagrangian (value, gradient, the 'simple' Hessian: constraint Hessians are
     zero) of raw values F at x, with the active set decided at this same x (minfx evaluates L
     before ∇L at every point, and its gradient uses the flags of the last L call)."""
-    c = A @ x - b
+    c = matvec(A, x) - b
     active = c <= mu * lam
     L = F.f
     for i in range(A.shape[0]):  # sequential sum, as minfx accumulates it
         L = L + jnp.where(active[i], -lam[i] * c[i] + c[i] ** 2 / (2.0 * mu), -mu * lam[i] ** 2 / 2.0)
-    gL = None if F.g is None else F.g - jnp.where(active, lam - c / mu, 0.0) @ A
-    HL = None if F.H is None else F.H + (A.T * jnp.where(active, 1.0 / mu, 0.0)) @ A
+    gL = None if F.g is None else F.g - vecmat(jnp.where(active, lam - c / mu, 0.0), A)
+    HL = None if F.H is None else F.H + _weighted_gram(A, jnp.where(active, 1.0 / mu, 0.0))
     return Eval(L, gL, HL)
+
+
+def _weighted_gram(A, w):
+    """Aᵀ diag(w) A for A (m, n), summed over the rows in order."""
+    n = A.shape[1]
+    return jnp.stack([jnp.stack([dot(w * A[:, i], A[:, j]) for j in range(n)]) for i in range(n)]) if n else \
+        jnp.zeros((0, 0), A.dtype)
 
 
 class MoMState(NamedTuple):
@@ -139,7 +147,7 @@ class MethodOfMultipliers:
         start = a.start
 
         # After an inner run: the outer tests and the multiplier update (or, on the first step, the set-up).
-        c = A @ x_t - b
+        c = matvec(A, x_t) - b
         outer_maxed = a.iters >= prob.max_iter - 1
         outer_conv = (jnp.abs(L_t.f - s.L_prev) <= self.termination.func_tol) & prob.converge
         mu_new = jnp.where(start, self.mu0, s.mu * self.scale_mu)
@@ -161,7 +169,7 @@ class MethodOfMultipliers:
             inner.x, jnp.where(a.moved | start, raw.f, s.f), inner.iters, inner.f_count, inner.g_count,
             inner.h_count, _finish(a.error, a.stop, stop_status, dir_status), inner,
             lam=on_restart(lam_new, s.lam), mu=on_restart(mu_new, s.mu), eps=on_restart(eps_new, s.eps),
-            gam=on_restart(gam_new, s.gam), tol=on_restart(jnp.minimum(eps_new, gam_new * jnp.linalg.norm(c)), s.tol),
+            gam=on_restart(gam_new, s.gam), tol=on_restart(jnp.minimum(eps_new, gam_new * norm(c)), s.tol),
             L_prev=on_restart(jnp.where(start, L_r.f, L_t.f), s.L_prev),
             inner_max=on_restart(jnp.minimum(self.inner_maxiter, prob.max_iter - a.iters), s.inner_max
                                  ).astype(jnp.int32))

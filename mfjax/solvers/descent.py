@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from mfjax.solvers._arith import dot, norm
 from mfjax.solvers.base import Assessment, Eval, Tests
 from mfjax.status import Status
 
@@ -84,8 +85,8 @@ class Descent:
     def assess(self, s: DescentState, F_t: Eval, tests: Tests) -> Assessment:
         x_t = self.point(s)
         start = s.starting
-        slope = s.F.g @ s.p
-        ls, out = self.line_search.update(s.ls, s.F.f, slope, F_t.f, F_t.g @ s.p)
+        slope = dot(s.F.g, s.p)
+        ls, out = self.line_search.update(s.ls, s.F.f, slope, F_t.f, dot(F_t.g, s.p))
         ls_error = out.error & ~s.forced & ~start
         accept = ~start & (s.forced | (out.done & ~out.fallback & ~ls_error))
         fallback = ~start & ~s.forced & out.done & out.fallback      # evaluate ls.alpha next, then take it
@@ -103,7 +104,7 @@ class Descent:
         if tests.func_tol is not None:
             conv = conv | (jnp.abs(F_t.f - s.F.f) <= tests.func_tol)
         if tests.grad_tol is not None:
-            conv = conv | (jnp.linalg.norm(F_t.g) <= tests.grad_tol)
+            conv = conv | (norm(F_t.g) <= tests.grad_tol)
             if tests.func_tol is None:
                 conv = conv | (F_t.f - s.F.f == 0.0)
         conv = conv & tests.converge
@@ -121,7 +122,7 @@ class Descent:
         r = a.rest
         new_iter = a.cont | restart
         p, a0, dstate, status = self.direction.next(s.dstate, restart, s.x, a.x_t, s.F.g, F_next, s.alpha)
-        ls_fresh = self.line_search.start(a0, F_next.f, F_next.g @ p, self.direction.ls.mu, self.direction.ls.eta)
+        ls_fresh = self.line_search.start(a0, F_next.f, dot(F_next.g, p), self.direction.ls.mu, self.direction.ls.eta)
 
         def on_new_iter(new, old):
             return jnp.where(new_iter, new, old)
