@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 import jax.numpy as jnp
 import optax
 
+from mfjax.solvers._arith import norm
 from mfjax.solvers.base import Problem
 from mfjax.solvers.derivatives import value_grad
 from mfjax.status import Status
@@ -56,7 +57,7 @@ class Adam:
         updates, opt = self._opt().update(g, s.opt, y)
         iters = s.iters + 1
         finite = jnp.isfinite(f) & jnp.all(jnp.isfinite(g))
-        status = jnp.select([~finite, (jnp.linalg.norm(g) <= self.grad_tol) & prob.converge,
+        status = jnp.select([~finite, (norm(g) <= self.grad_tol) & prob.converge,
                              (iters >= prob.max_iter) | (iters >= self.max_steps)],
                             [Status.NOT_FINITE, Status.CONVERGED, Status.MAX_ITERATIONS], Status.RUNNING)
         return AdamState(jnp.where(finite, y, s.x), jnp.where(finite, f, s.f), y + updates, opt,

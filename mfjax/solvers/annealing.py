@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from mfjax.solvers._arith import matvec
 from mfjax.solvers.base import Problem
 from mfjax.solvers.derivatives import value
 from mfjax.status import Status
@@ -71,7 +72,7 @@ class SimulatedAnnealing:
         k_move, k_accept = jax.random.split(key)
         trial = jnp.where(start, s.x, s.trial)
         f_t = value(fun, trial, prob.args)
-        feasible = jnp.all(prob.A @ trial - prob.b >= 0) if (self.constrained and prob.A.shape[0]) else True
+        feasible = jnp.all(matvec(prob.A, trial) - prob.b >= 0) if (self.constrained and prob.A.shape[0]) else True
         T0 = jnp.where(start, self.t0 * jnp.maximum(jnp.abs(f_t), 1e-300), s.T0)
         T = T0 * self.cooling ** s.iters.astype(T0.dtype)
         u = jax.random.uniform(k_accept, dtype=trial.dtype)

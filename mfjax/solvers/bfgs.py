@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 import jax.numpy as jnp
 
+from mfjax.solvers._arith import dot, matvec, vecmat
 from mfjax.solvers.settings import BFGS_LS, LineSearchConstants
 from mfjax.status import Status
 
@@ -37,11 +38,14 @@ class BFGS:
         n = g.shape[0]
         eye = jnp.eye(n, dtype=g.dtype)
         s, y = x_new - x_old, g - g_old
-        ys = y @ s
+        ys = dot(y, s)
         rho = jnp.where(ys == 0.0, 1e99, 1.0 / jnp.where(ys == 0.0, 1.0, ys))
-        H = jnp.where(dstate.updated, dstate.H, (ys / (y @ y)) * eye)
-        H = (eye - rho * jnp.outer(s, y)) @ H @ (eye - rho * jnp.outer(y, s)) + rho * jnp.outer(s, s)
+        H = jnp.where(dstate.updated, dstate.H, (ys / dot(y, y)) * eye)
+        # (I − ρ s yᵀ) H (I − ρ y sᵀ) + ρ s sᵀ, expanded into products with vectors (written out, so a
+        # problem's bits do not depend on the batch): H − ρ(s (Hᵀy)ᵀ + (Hy) sᵀ) + (ρ² yᵀHy + ρ) s sᵀ.
+        Hy, yH = matvec(H, y), vecmat(y, H)
+        H = H - rho * (jnp.outer(s, yH) + jnp.outer(Hy, s)) + (rho * rho * dot(y, Hy) + rho) * jnp.outer(s, s)
         H = jnp.where(restart, eye, H)
-        p = -(H @ g)
+        p = -matvec(H, g)
         return (p, jnp.asarray(self.ls.a0, g.dtype), BFGSState(H, ~restart),
                 jnp.asarray(Status.RUNNING, jnp.int32))

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 import jax.numpy as jnp
 
+from mfjax.solvers._arith import dot
 from mfjax.solvers.settings import LineSearchConstants
 from mfjax.status import Status
 
@@ -36,12 +37,12 @@ def beta(variant, g, g_old, z, z_old, p_old):
     """β of a variant for gradient g, preconditioned gradient z = M⁻¹g (z = g: no preconditioner)."""
     y = g - g_old
     if variant == "fr":
-        return (z @ g) / (z_old @ g_old)
+        return dot(z, g) / dot(z_old, g_old)
     if variant in ("pr", "pr+"):
-        b = (z @ y) / (z_old @ g_old)
+        b = dot(z, y) / dot(z_old, g_old)
         return jnp.maximum(b, 0.0) if variant == "pr+" else b
     if variant == "hs":
-        return (z @ y) / (p_old @ y)
+        return dot(z, y) / dot(p_old, y)
     raise ValueError(f"unknown conjugate-gradient variant {variant!r}; use one of {VARIANTS}")
 
 
@@ -50,9 +51,9 @@ def cg_next(variant, ls, dstate, restart, g_old, g, z, alpha):
     n = g.shape[0]
     b = beta(variant, g, g_old, z, dstate.z, dstate.p)
     p = -z + b * dstate.p
-    reset = restart | (dstate.k + 1 >= n) | ~(g @ p < 0) | ~jnp.isfinite(b)
+    reset = restart | (dstate.k + 1 >= n) | ~(dot(g, p) < 0) | ~jnp.isfinite(b)
     p = jnp.where(reset, -z, p)
-    a0 = jnp.where(restart, ls.a0, alpha * (g_old @ dstate.p) / (g @ p))
+    a0 = jnp.where(restart, ls.a0, alpha * dot(g_old, dstate.p) / dot(g, p))
     a0 = jnp.where(jnp.isfinite(a0) & (a0 > 0), a0, ls.a0)
     k = jnp.where(reset, 0, dstate.k + 1).astype(jnp.int32)
     return p, a0.astype(g.dtype), CGState(p, z, k), jnp.asarray(Status.RUNNING, jnp.int32)

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 import jax.numpy as jnp
 
+from mfjax.solvers._arith import dot
 from mfjax.solvers.settings import CD_LS, LineSearchConstants
 from mfjax.status import Status
 
@@ -48,6 +49,6 @@ class CoordinateDescent:
         index = jnp.where(restart, fresh.index, index).astype(jnp.int32)
         sweep = jnp.where(restart, fresh.sweep, sweep).astype(jnp.int32)
         d = dirs[index]
-        p = jnp.where(F_new.g @ d > 0, -d, d)
+        p = jnp.where(dot(F_new.g, d) > 0, -d, d)
         return (p, jnp.asarray(self.ls.a0, p.dtype), CDState(dirs, index, sweep, p),
                 jnp.asarray(Status.RUNNING, jnp.int32))

@@ -15,6 +15,7 @@ from typing import Any
 
 import jax.numpy as jnp
 
+from mfjax.solvers._arith import matvec
 from mfjax.solvers.base import Problem
 from mfjax.solvers.constraints import Unconstrained
 from mfjax.solvers.settings import Termination
@@ -30,10 +31,14 @@ def penalised(fun, A, b):
     """x ↦ fun(x) + Σ max(0, b − A·x)⁶ (A, b may be traced arrays of the problem)."""
 
     def outside(x):
-        return jnp.maximum(b - A @ _vector(x), 0.0)
+        return jnp.maximum(b - matvec(A, _vector(x)), 0.0)
 
     def pen(x, args):
-        return fun(x, args) + jnp.sum(outside(x) ** POWER)
+        v = outside(x) ** POWER
+        total = fun(x, args)
+        for i in range(v.shape[0]):          # in order: the same bits in any batch
+            total = total + v[i]
+        return total
 
     if hasattr(fun, "residuals"):
         pen.residuals = lambda x, args: jnp.concatenate([fun.residuals(x, args), outside(x) ** (POWER // 2)])

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
+from mfjax.solvers._arith import matvec, vecmat
 from mfjax.solvers import gmw
 
 EIGEN_DELTA = 1e-8       # absolute eigenvalue floor of the "eigen" modification
@@ -67,7 +68,7 @@ def none_direction(H, g):
 
 def eigen_direction(H, g):
     Q, lam, _ = _eigen_matrix(H)
-    return -(Q @ ((Q.T @ g) / lam))
+    return -matvec(Q, vecmat(g, Q) / lam)
 
 
 def chol_direction(H, g):

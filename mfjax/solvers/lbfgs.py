@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from mfjax.solvers._arith import dot
 from mfjax.solvers.settings import BFGS_LS, LineSearchConstants
 from mfjax.status import Status
 
@@ -40,7 +41,7 @@ class LBFGS:
         d, state = self._transform().update(F_new.g, state, x_new)
         # Not a descent direction (yᵀs ≤ 0 after a step without the curvature condition, e.g. with
         # backtracking): restart from −∇f with an empty memory.
-        ascent = ~(F_new.g @ d > 0)
+        ascent = ~(dot(F_new.g, d) > 0)
         d0, state0 = self._transform().update(F_new.g, fresh, x_new)
         d = jnp.where(ascent, d0, d)
         state = jax.tree.map(lambda u, v: jnp.where(ascent, u, v), state0, state)

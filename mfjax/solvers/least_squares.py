@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from mfjax.solvers._arith import dot, norm, vecmat
 from mfjax.solvers import linesearch
 from mfjax.solvers.base import Problem
 from mfjax.solvers.derivatives import value
@@ -60,6 +61,11 @@ def _residuals_and_jacobian(fun, x, args):
     return fun.residuals(x, args), jax.jacfwd(fun.residuals)(x, args)
 
 
+def _gram(J):
+    """JᵀJ written out (the same bits in any batch)."""
+    return jnp.stack([vecmat(J[:, i], J) for i in range(J.shape[1])])
+
+
 def _solve(M, rhs):
     """M⁻¹ rhs and whether M was singular (LU with a zero pivot gives non-finite values)."""
     p = jnp.linalg.solve(M, rhs)
@@ -89,7 +95,7 @@ class _LeastSquares:
         if self.func_tol is not None:
             conv = conv | (jnp.abs(f_new - f_old) <= self.func_tol)
         if self.grad_tol is not None:
-            conv = conv | (2.0 * jnp.linalg.norm(Jtr_new) <= self.grad_tol)
+            conv = conv | (2.0 * norm(Jtr_new) <= self.grad_tol)
         return conv
 
     def _cut(self, x, p, prob):
@@ -116,8 +122,8 @@ class LevenbergMarquardt(_LeastSquares):
                                                  jnp.where(s.lam <= 1e99, 10.0 * s.lam, s.lam)))
         x = jnp.where(accept, x_t, s.x)
         f = jnp.where(accept, f_t, s.f)
-        JtJ = jnp.where(accept, J_t.T @ J_t, s.JtJ)
-        Jtr = jnp.where(accept, J_t.T @ r_t, s.Jtr)
+        JtJ = jnp.where(accept, _gram(J_t), s.JtJ)
+        Jtr = jnp.where(accept, vecmat(r_t, J_t), s.Jtr)
         M = JtJ + jnp.diag(jnp.diag(JtJ) * lam)          # diagonal × (1 + λ)
         p, singular = _solve(M, -Jtr)
         p, blocked = self._cut(x, p, prob)
@@ -141,14 +147,14 @@ class GaussNewton(_LeastSquares):
         f_t = value(fun, x_t, prob.args)
         r_t, J_t = _residuals_and_jacobian(fun, x_t, prob.args)
         finite = jnp.isfinite(f_t) & jnp.all(jnp.isfinite(J_t))
-        slope = 2.0 * (s.Jtr @ s.p)
+        slope = 2.0 * dot(s.Jtr, s.p)
         ls, done = linesearch.backtrack_update(s.ls, s.f, slope, f_t, BACK_C, BACK_RHO, BACK_MAX_EVALS)
         accept = start | (done & ~ls.failed)
         iters = s.iters + jnp.where(~start & accept, 1, 0)
         x = jnp.where(accept, x_t, s.x)
         f = jnp.where(accept, f_t, s.f)
-        JtJ = jnp.where(accept, J_t.T @ J_t, s.JtJ)
-        Jtr = jnp.where(accept, J_t.T @ r_t, s.Jtr)
+        JtJ = jnp.where(accept, _gram(J_t), s.JtJ)
+        Jtr = jnp.where(accept, vecmat(r_t, J_t), s.Jtr)
         p_new, singular = _solve(JtJ, -Jtr)
         p_new, blocked = self._cut(x, p_new, prob)
         fresh = linesearch.backtrack_init(jnp.asarray(1.0, x.dtype))

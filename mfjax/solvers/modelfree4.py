@@ -16,6 +16,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from mfjax.solvers._arith import dot, matvec, norm
 from mfjax.solvers.base import Problem, Tests
 from mfjax.solvers.constraints import PlainState, _finish
 from mfjax.solvers.derivatives import evaluate
@@ -30,12 +31,12 @@ def box_cut(x, p, A, b):
     region blocks p at x (t_max·‖p‖ ≤ BLOCKED·max(1, ‖x‖))."""
     if A.shape[0] == 0:
         return jnp.asarray(jnp.inf, x.dtype), jnp.asarray(False)
-    c = A @ x - b
-    ap = A @ p
+    c = matvec(A, x) - b
+    ap = matvec(A, p)
     t = jnp.where(ap < 0, jnp.maximum(c, 0.0) / jnp.where(ap < 0, -ap, 1.0), jnp.inf)
     t_max = jnp.min(t)
-    blocked = t_max * jnp.linalg.norm(p) <= BLOCKED * jnp.maximum(1.0, jnp.linalg.norm(x))
-    return t_max, blocked & (jnp.linalg.norm(p) > 0)
+    blocked = t_max * norm(p) <= BLOCKED * jnp.maximum(1.0, norm(x))
+    return t_max, blocked & (norm(p) > 0)
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class Modelfree4:
         cut = new_iter & (t_max < 1.0)
         p = jnp.where(cut, jnp.maximum(t_max, 0.0) * inner.p, inner.p)
         direction = self.inner.direction
-        ls = self.inner.line_search.start(inner.alpha, inner.F.f, inner.F.g @ p, direction.ls.mu, direction.ls.eta)
+        ls = self.inner.line_search.start(inner.alpha, inner.F.f, dot(inner.F.g, p), direction.ls.mu, direction.ls.eta)
         inner = inner._replace(p=p, ls=jax.tree.map(lambda u, v: jnp.where(cut, u, v), ls, inner.ls))
         status = _finish(a.error, a.stop, a.stop_status, dir_status)
         status = jnp.where((status == Status.RUNNING) & new_iter & blocked, Status.BOUND_STOP, status)

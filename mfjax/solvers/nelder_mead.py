@@ -22,6 +22,14 @@ from mfjax.solvers.derivatives import value
 from mfjax.status import Status
 
 STEP = 1.0
+
+
+def _centroid(simplex, n):
+    """Mean of the first n vertices, summed in order (the same bits in any batch)."""
+    acc = simplex[0]
+    for i in range(1, n):
+        acc = acc + simplex[i]
+    return acc / n
 INIT, REFLECT, EXPAND, OUTSIDE, INSIDE, SHRINK = range(6)
 
 
@@ -70,7 +78,7 @@ class NelderMead:
         f_t = jnp.where(jnp.isnan(f_t), jnp.inf, f_t)                 # NaN ranks as the worst value
         fs, phase = s.fs, s.phase
         worst, second = fs[n], fs[n - 1]
-        c = jnp.mean(simplex[:n], axis=0)
+        c = _centroid(simplex, n)
         x_w = simplex[n]
 
         # What each phase does with f_t: (end of iteration?, replace worst by (x, f)?, next phase, next trial).
@@ -100,7 +108,7 @@ class NelderMead:
         order = jnp.argsort(fs_r, stable=True)
         simplex_s = jnp.where(complete, simplex_r[order], simplex_r)
         fs_s = jnp.where(complete, fs_r[order], fs_r)
-        c_s = jnp.mean(simplex_s[:n], axis=0)
+        c_s = _centroid(simplex_s, n)
         reflect = c_s + (c_s - simplex_s[n])
         iters = s.iters + end_iter
         spread = fs_s[n] - fs_s[0]

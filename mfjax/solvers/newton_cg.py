@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import jax.numpy as jnp
 
+from mfjax.solvers._arith import dot, matvec, norm
 from mfjax.solvers.settings import NEWTON_LS, LineSearchConstants
 from mfjax.status import Status
 
@@ -20,23 +21,23 @@ from mfjax.status import Status
 def truncated_cg(H, g):
     """N&W Algorithm 7.1's inner CG: the approximate Newton step."""
     n = g.shape[0]
-    gnorm = jnp.linalg.norm(g)
+    gnorm = norm(g)
     tol = jnp.minimum(0.5, jnp.sqrt(gnorm)) * gnorm
     z, r, d = jnp.zeros_like(g), g, -g
     done = gnorm == 0.0
     for j in range(n):
-        Bd = H @ d
-        curv = d @ Bd
+        Bd = matvec(H, d)
+        curv = dot(d, Bd)
         neg = ~done & (curv <= 0)
         z = jnp.where(neg & (j == 0), -g, z)
         done = done | neg
-        rr = r @ r
+        rr = dot(r, r)
         a = rr / jnp.where(done, 1.0, curv)
         z_new, r_new = z + a * d, r + a * Bd
         z = jnp.where(done, z, z_new)
         r_next = jnp.where(done, r, r_new)
-        small = ~done & (jnp.linalg.norm(r_next) < tol)
-        b = (r_next @ r_next) / jnp.where(done | (rr == 0), 1.0, rr)
+        small = ~done & (norm(r_next) < tol)
+        b = dot(r_next, r_next) / jnp.where(done | (rr == 0), 1.0, rr)
         d = jnp.where(done, d, -r_next + b * d)
         r = r_next
         done = done | small

@@ -84,6 +84,13 @@ def build(algorithm="newton", line_search="backtrack", hessian_mod="gmw", constr
     return wrap(inner, termination=Termination(func_tol, grad_tol))
 
 
+def has_own_state(algorithm) -> bool:
+    """True for the complete solvers with their own state (no line search, Hessian modification or
+    Method of Multipliers; constraints "none" or "dasha", and "modelfree4" for lm and gauss_newton)."""
+    make = _lookup(ALGORITHMS, algorithm, "algorithm")
+    return hasattr(make(LINE_SEARCHES["backtrack"](), HESSIAN_MODS["gmw"]()), "step")
+
+
 def _complete(algorithm, solver, constraints, func_tol, grad_tol):
     """A complete solver with its own state: its termination settings, and the constraint handling
     it supports (none, Dasha's penalty; Modelfree4's cut for the least-squares solvers)."""

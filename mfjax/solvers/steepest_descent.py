@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import jax.numpy as jnp
 
+from mfjax.solvers._arith import dot
 from mfjax.solvers.settings import SD_LS, LineSearchConstants
 from mfjax.status import Status
 
@@ -27,5 +28,5 @@ class SteepestDescent:
 
     def next(self, dstate, restart, x_old, x_new, g_old, F_new, alpha):
         g = F_new.g
-        a0 = jnp.where(restart, self.ls.a0, alpha * (g_old @ g_old) / (g @ g))
+        a0 = jnp.where(restart, self.ls.a0, alpha * dot(g_old, g_old) / dot(g, g))
         return -g, a0.astype(g.dtype), dstate, jnp.asarray(Status.RUNNING, jnp.int32)
