@@ -14,7 +14,7 @@ from mfjax._x64 import x64
 from mfjax.constants import N15_CSA, NH_BOND_LENGTH
 from mfjax.data import RelaxationData
 from mfjax.objective import residue_problem
-from mfjax.solvers import batch, grid, registry
+from mfjax.solvers import batch, grid, presets, registry
 from mfjax.solvers.active_set import ActiveSetNewton
 from mfjax.status import Status, status_names
 
@@ -144,7 +144,7 @@ def _mark_degenerate_corners(model, problem, x, chi2, status):
 @x64
 def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=N15_CSA, vectors=None, x0=None,
         grid_inc=11, grid_bounds="relax", algorithm="newton", line_search="backtrack", hessian_mod="gmw",
-        constraints=True, func_tol=1e-25, grad_tol=None, max_iter=10_000_000, n_devices=None,
+        constraints=True, func_tol=1e-25, grad_tol=None, max_iter=10_000_000, preset=None, n_devices=None,
         progress=None, shared_programs=False) -> FitResult:
     """Fit one model-free model to every residue of ``data``.
 
@@ -153,21 +153,26 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     scalars or (n,) arrays. vectors: (n, 3) unit XH vectors for anisotropic tensors.
     x0: start values, dict name -> (n,) SI arrays; None: grid search with ``grid_inc`` increments
     (int or dict per parameter) over ``grid_bounds`` ("relax", "paper" or dict name -> (lo, hi) SI).
-    algorithm, line_search, hessian_mod, constraints: names of the solver parts
-    (``mfjax.solvers.registry``: algorithm "newton"; line_search "backtrack", "more_thuente" or
-    "none"; hessian_mod "gmw" or "none" (None); constraints True/"mom": the Method of Multipliers on
-    relax's A·x ≥ b, False/"none": unconstrained). algorithm "active_set_newton" (experimental):
-    the active-set Newton of :mod:`mfjax.solvers.active_set` on the same A·x ≥ b (its own line search
-    and termination: line_search, hessian_mod, func_tol and grad_tol do not apply).
-    func_tol, grad_tol, max_iter: minfx's termination settings. shared_programs: fit through the
-    generic χ² (``objective.generic_chi2``): every model with the same number of parameters runs the
-    same compiled programs, so that another such model compiles nothing; the same minima, the
-    arithmetic equal to round-off (not bit for bit), each step about 25 % slower (README, "First calls
-    and the compilation cache"); :func:`fit_models` uses it. Residues with no data, fewer than
-    3 points or fewer points than parameters are not fitted (relax's overfit_deselect): they are
-    marked SKIPPED_NO_DATA / SKIPPED_TOO_FEW_DATA, with NaN parameters and χ² and zero counts.
-    Inputs are checked for physical sense first (:mod:`mfjax.sanity`). Returns a :class:`FitResult`.
+    algorithm, line_search, hessian_mod, constraints: names of the solver parts (the lists in
+    ``mfjax.solvers.registry`` and the README's "Algorithm zoo"; constraints True/"mom": the Method of
+    Multipliers on relax's A·x ≥ b, False/"none": unconstrained, "modelfree4", "dasha"). algorithm
+    "active_set_newton" (experimental): the active-set Newton of :mod:`mfjax.solvers.active_set` on the
+    same A·x ≥ b (its own line search and termination: line_search, hessian_mod, func_tol and grad_tol
+    do not apply). func_tol, grad_tol, max_iter: minfx's termination settings. preset: "relax",
+    "modelfree4" or "dasha" (``mfjax.solvers.presets``) sets func_tol, grad_tol, max_iter and
+    constraints at once. shared_programs: fit through the generic χ² (``objective.generic_chi2``):
+    every model with the same number of parameters runs the same compiled programs, so that another
+    such model compiles nothing; the same minima, the arithmetic equal to round-off (not bit for bit),
+    each step about 25 % slower (README, "First calls and the compilation cache"); :func:`fit_models`
+    uses it. Residues with no data, fewer than 3 points or fewer points than parameters are not fitted
+    (relax's overfit_deselect): they are marked SKIPPED_NO_DATA / SKIPPED_TOO_FEW_DATA, with NaN
+    parameters and χ² and zero counts. Inputs are checked for physical sense first
+    (:mod:`mfjax.sanity`). Returns a :class:`FitResult`.
     """
+    if preset is not None:
+        chosen = presets.get_preset(preset)
+        func_tol, grad_tol, max_iter, constraints = (chosen.func_tol, chosen.grad_tol, chosen.max_iter,
+                                                     chosen.constraints)
     if algorithm == "active_set_newton":   # docs/constrained_newton.md
         solver = ActiveSetNewton(constrained=bool(constraints))
     else:
@@ -226,6 +231,7 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     grid_count = np.where(skipped, 0, grid_count)
     settings = dict(diffusion=diffusion, r=r, csa=csa, grid_inc=grid_inc, grid_bounds=grid_bounds,
                     algorithm=algorithm, line_search=line_search, hessian_mod=hessian_mod, constraints=constraints,
+                    preset=preset,
                     func_tol=func_tol, grad_tol=grad_tol, max_iter=max_iter, x0_given=x0 is not None)
     return FitResult(model=model.name, residues=tuple(data.residues), params=params, chi2=np.asarray(chi2),
                      iterations=np.asarray(counts[0]), f_count=np.asarray(counts[1]), g_count=np.asarray(counts[2]),

@@ -14,7 +14,9 @@ class Status(IntEnum):
     NO_PARAMETERS = 5         #: nothing to optimise (e.g. model m0): the function was only evaluated
     SKIPPED_NO_DATA = 6       #: residue has no measured data: not fitted
     SKIPPED_TOO_FEW_DATA = 7  #: fewer data points than parameters (relax's overfit rule): not fitted
+    SINGULAR_MATRIX = 8       #: Levenberg–Marquardt / Gauss–Newton: the normal-equation matrix is singular
     DEGENERATE_CORNER = 9     #: converged where a time is undefined (S2 = 1 with τe, ...): see mfjax.corners
+    BOUND_STOP = 10           #: Modelfree4-style constraints: the search direction points out of the region
 
     @property
     def ok(self) -> bool:

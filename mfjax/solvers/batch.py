@@ -31,7 +31,6 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, PartitionSpec
 
-from mfjax._padding import padded_size
 from mfjax.solvers.base import RESULT_FIELDS, Problem, Solver
 from mfjax.status import Status
 
