@@ -106,7 +106,7 @@ def main(argv=None):
     run_doc = json.loads(run_doc_path.read_text()) if run_doc_path.exists() else {}
     run_doc.update(environment=environment(), quick_every=args.quick, command=" ".join(sys.argv))
     run_doc.setdefault("part_seconds", {})
-    t_all = time.perf_counter()
+    t_all, c_all = time.perf_counter(), time.process_time()
 
     doc_rg = json.loads((out / "rg_dmg.json").read_text()) if (out / "rg_dmg.json").exists() else None
     points = load_points(out / "rg_dmg_points.npz")
@@ -145,6 +145,8 @@ def main(argv=None):
         write_json(out / "maps.json", doc_maps)
         run_doc["part_seconds"]["map_space"] = time.perf_counter() - t0
     run_doc["total_seconds_this_command"] = time.perf_counter() - t_all
+    run_doc["total_cpu_seconds_this_command"] = time.process_time() - c_all
+    run_doc["load_average_at_end"] = list(os.getloadavg())
     write_json(run_doc_path, run_doc)
     if "readme" in parts:
         (out / "README.md").write_text(study_readme.render(out))

@@ -77,6 +77,10 @@ def _failures_section(doc) -> list[str]:
             lines.append(f"- {name}: {_pt(ep)}; on the 10 ns limit: {'yes' if ep['at_te_limit_10ns'] else 'no'}.")
         else:
             lines.append(f"- {name}: {ep}")
+    relax = lim["end_points"].get("relax")
+    if isinstance(relax, dict):
+        lines.append(f"- Paper: relax finds the exact values to machine precision. Here relax ends at χ² "
+                     f"{relax['chi2']:.3g}: " + ("reproduced." if relax["chi2"] < 1e-20 else "not reproduced."))
     mf4 = [ep for name, ep in lim["end_points"].items() if isinstance(ep, dict) and "modelfree4" in name]
     lines.append("- Reproduced: " + ("yes" if mf4 and all(ep["at_te_limit_10ns"] for ep in mf4) else
                                       "no" if mf4 else "not run (no Modelfree4-style constraints in this mfjax)") + ".")
@@ -86,7 +90,11 @@ def _failures_section(doc) -> list[str]:
                  f"Paper: Modelfree4 stops at the mouth of the tunnel, S2f and S2s look swapped, τs an order of "
                  f"magnitude too large, χ² {PAPER['fig3_mf4_delta_chi2']} above the minimum.")
     for name, ep in low["end_points"].items():
-        lines.append(f"- {name}: {_pt(ep) if isinstance(ep, dict) else ep}")
+        if isinstance(ep, dict):
+            lines.append(f"- {name}: {_pt(ep)}; χ² − minimum {ep['delta_chi2']:.3g}; S2f < S2s (swapped look): "
+                         f"{'yes' if ep['s2f_s2s_swapped'] else 'no'}; τs / true τs {ep['ts_over_true']:.3g}.")
+        else:
+            lines.append(f"- {name}: {ep}")
     lines.append("")
     lines.append("**Levenberg–Marquardt singular matrix (the paper's Table 2, regenerated).**")
     for name, entry in doc["singular_matrix"].items():
@@ -158,8 +166,10 @@ def render(out: Path) -> str:
         secs = run.get("part_seconds", {})
         lines += [f"Last command: `{run.get('command', '')}`; time per part (s): "
                   + ", ".join(f"{k} {v:.0f}" for k, v in secs.items())
-                  + f" (total {sum(secs.values()):.0f} s); {env['cpu_count']} CPU cores, load average at start "
-                  f"{env['load_average'][0]:.2f} (the machine is shared), jax {env['jax']}, {env['device']}.", ""]
+                  + f" (total {sum(secs.values()):.0f} s wall, {run.get('total_cpu_seconds_this_command', float('nan')):.0f} s "
+                  f"CPU); {env['cpu_count']} CPU cores, load average {env['load_average'][0]:.2f} at the start and "
+                  f"{run.get('load_average_at_end', [float('nan')])[0]:.2f} at the end (the machine is shared), "
+                  f"jax {env['jax']}, {env['device']}.", ""]
     if rg:
         lines += _rg_section(rg, figs)
     if fail:

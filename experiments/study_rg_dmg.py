@@ -206,14 +206,14 @@ def run_config(config, grid, indices=None, warmup=False):
         t0 = time.perf_counter()
         FIT(data.subset(np.arange(WARMUP_POINTS)), model, **kwargs)
         warm_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     result = FIT(data, model, **kwargs)
-    wall = time.perf_counter() - t0
-    return model, truth, data, idx, result, wall, warm_s
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return model, truth, data, idx, result, (wall, cpu), warm_s
 
 
 def evaluate_config(config, grid, truth_info, indices=None, warmup=False):
-    model, truth, data, idx, result, wall, warm_s = run_config(config, grid, indices, warmup)
+    model, truth, data, idx, result, (wall, cpu), warm_s = run_config(config, grid, indices, warmup)
     names = GRIDS[grid][2]
     chi2 = np.asarray(result.chi2)
     rec = recovered_mask(truth, result.params, names)
@@ -232,7 +232,7 @@ def evaluate_config(config, grid, truth_info, indices=None, warmup=False):
         n_recovered=counts["recovered"], n_chi2_below_1e_20=int(small.sum()), classes=counts,
         status_counts={Status(int(s)).name: int(np.sum(status == s)) for s in np.unique(status)},
         iterations=stats(result.iterations), f_count=stats(result.f_count), g_count=stats(result.g_count),
-        h_count=stats(result.h_count), wall_s=wall, warmup_s=warm_s, polish_s=polish_s,
+        h_count=stats(result.h_count), wall_s=wall, cpu_s=cpu, warmup_s=warm_s, polish_s=polish_s,
         n_polished=int(need.sum()))
     points = dict(code=code, chi2=chi2, iterations=np.asarray(result.iterations), status=status,
                   polish_chi2=polished, grad_max=np.max(np.abs(grad), axis=1), indices=idx,
@@ -288,8 +288,8 @@ def markdown_table(doc) -> str:
         n = doc["grids"][grid]["n_points"]
         lines += [f"### {grid} ({n} points)", "",
                   "| configuration | grid | " + " | ".join(short[c] for c in CLASSES)
-                  + " | iter median / max | f median / max | g median | h median | wall s (warm-up s) |",
-                  "|---|---" + "|---" * len(CLASSES) + "|---|---|---|---|---|"]
+                  + " | iter median / max | f median / max | g median | h median | wall s | CPU s |",
+                  "|---|---" + "|---" * len(CLASSES) + "|---|---|---|---|---|---|"]
         for name, entry in doc["configs"].items():
             s = entry.get(grid)
             if s is None:
@@ -299,9 +299,11 @@ def markdown_table(doc) -> str:
                 f"| {name} | {s['grid_inc']} | " + " | ".join(str(s["classes"][c]) for c in CLASSES)
                 + f" | {s['iterations']['median']:g} / {s['iterations']['max']} | {s['f_count']['median']:g} / "
                 f"{s['f_count']['max']} | {s['g_count']['median']:g} | {s['h_count']['median']:g} | "
-                f"{s['wall_s']:.1f}{warm} |")
+                f"{s['wall_s']:.1f}{warm} | {s.get('cpu_s', float('nan')):.1f} |")
         lines.append("")
-    lines += ["Columns: " + ", ".join(f"{short[c]} = {c}" for c in CLASSES) + ".", ""]
+    lines += ["Columns: " + ", ".join(f"{short[c]} = {c}" for c in CLASSES) + "; wall s: the fit call over the "
+              "whole grid, compilation included (warm-up call in brackets where run); CPU s: the process's CPU "
+              "time over that call (all threads).", ""]
     if doc["skipped"]:
         lines += ["Skipped (not in this mfjax):", ""]
         lines += [f"- {name}: {why}" for name, why in doc["skipped"].items()]
