@@ -55,6 +55,11 @@ def _rg_section(doc, figs) -> list[str]:
                              + ", ".join(f"{k} {v}" for k, v in s["classes"].items() if v and k != "recovered")
                              + f"; iterations median {s['iterations']['median']:g}, max {s['iterations']['max']}; "
                              f"{s['wall_s']:.1f} s.")
+                for cls, d in s.get("class_details", {}).items():
+                    if cls in ("local_minimum", "on_bound", "stop_tolerance", "stop_iteration_limit"):
+                        lines.append(f"    - {cls}: χ² from {d['chi2_min']:.2g} to {d['chi2_max']:.2g} (median "
+                                     f"{d['chi2_median']:.2g}), {d['n_chi2_above_1e_10']} above 1e-10, "
+                                     f"{d['n_truth_flat']} at points whose truth is itself flat by the rule above.")
     lines.append("")
     if doc["skipped"]:
         lines += ["Configurations skipped because this mfjax does not have them:", ""]

@@ -227,9 +227,17 @@ def evaluate_config(config, grid, truth_info, indices=None, warmup=False):
     status = np.asarray(result.status)
     counts = {c: int(np.sum(code == CODE[c])) for c in CLASSES}
     stats = lambda a: dict(median=float(np.median(a)), max=int(np.max(a)), total=int(np.sum(a)))
+    details = {}
+    for c in CLASSES[1:]:
+        sel = code == CODE[c]
+        if sel.any():
+            details[c] = dict(chi2_min=float(chi2[sel].min()), chi2_median=float(np.median(chi2[sel])),
+                              chi2_max=float(chi2[sel].max()), n_chi2_above_1e_10=int(np.sum(chi2[sel] > 1e-10)),
+                              n_truth_flat=int(np.sum(truth_info["flat"][sel])),
+                              grad_max_median=float(np.median(np.max(np.abs(grad[sel]), axis=1))))
     summary = dict(
         config=config.name, grid=grid, model=model, n_points=int(len(idx)), grid_inc=config.grid_inc,
-        n_recovered=counts["recovered"], n_chi2_below_1e_20=int(small.sum()), classes=counts,
+        n_recovered=counts["recovered"], n_chi2_below_1e_20=int(small.sum()), classes=counts, class_details=details,
         status_counts={Status(int(s)).name: int(np.sum(status == s)) for s in np.unique(status)},
         iterations=stats(result.iterations), f_count=stats(result.f_count), g_count=stats(result.g_count),
         h_count=stats(result.h_count), wall_s=wall, cpu_s=cpu, warmup_s=warm_s, polish_s=polish_s,
