@@ -93,6 +93,8 @@ def main(argv=None):
     parser.add_argument("--quick", type=int, default=None, help="every K-th grid point only (smoke run)")
     parser.add_argument("--map-n", type=int, default=100, help="χ² map points per dimension (default 100)")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--no-cache", action="store_true",
+                        help="do not use mfjax's persistent compilation cache (default: on, mfjax's default folder)")
     parser.add_argument("--warmup", action="store_true",
                         help="fit 128 points first so wall_s excludes the solver's compilation (costs time)")
     args = parser.parse_args(argv)
@@ -101,10 +103,17 @@ def main(argv=None):
         parser.error("give --all or --parts")
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
+    cache = None
+    if not args.no_cache:
+        import mfjax
+
+        cache = mfjax.enable_compilation_cache()
+        cache_files = sum(1 for p in Path(cache).rglob("*") if p.is_file())
     indices = None if not args.quick else quick_indices(args.quick)
     run_doc_path = out / "run.json"
     run_doc = json.loads(run_doc_path.read_text()) if run_doc_path.exists() else {}
-    run_doc.update(environment=environment(), quick_every=args.quick, command=" ".join(sys.argv))
+    run_doc.update(environment=environment(), quick_every=args.quick, command=" ".join(sys.argv),
+                   compilation_cache=None if cache is None else dict(folder=cache, files_at_start=cache_files))
     run_doc.setdefault("part_seconds", {})
     t_all, c_all = time.perf_counter(), time.process_time()
 

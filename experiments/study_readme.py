@@ -174,7 +174,10 @@ def render(out: Path) -> str:
                   + f" (total {sum(secs.values()):.0f} s wall, {run.get('total_cpu_seconds_this_command', float('nan')):.0f} s "
                   f"CPU); {env['cpu_count']} CPU cores, load average {env['load_average'][0]:.2f} at the start and "
                   f"{run.get('load_average_at_end', [float('nan')])[0]:.2f} at the end (the machine is shared), "
-                  f"jax {env['jax']}, {env['device']}.", ""]
+                  f"jax {env['jax']}, {env['device']}; persistent compilation cache: "
+                  + ("off" if not run.get("compilation_cache") else
+                     f"on, {run['compilation_cache']['files_at_start']} files in it at the start")
+                  + ".", ""]
     if rg:
         lines += _rg_section(rg, figs)
     if fail:
