@@ -202,7 +202,7 @@ def bench_straggler(quick: int | None, repeats: int, straggler_iter: int) -> dic
     points), with and without one extra problem (a copy of the Fig. 2 point) that may not converge
     and runs ``straggler_iter`` iterations; and that problem alone through the same pipeline."""
     from mfjax.objective import residue_problem
-    from mfjax.solvers import batch, driver, grid
+    from mfjax.solvers import batch, grid, registry
 
     model_name, truth, data, idx = load_grid("RG", quick)
     model = models.get_model(model_name)
@@ -216,8 +216,8 @@ def bench_straggler(quick: int | None, repeats: int, straggler_iter: int) -> dic
     hit = np.flatnonzero(np.all([np.isclose(truth[p], v, rtol=1e-12, atol=0) for p, v in FIG2_POINT.items()], 0))
     k = int(hit[0]) if hit.size else n // 2
     args_s = jax.tree.map(lambda a: np.concatenate([np.asarray(a), np.asarray(a)[k:k + 1]]), problem.args)
-    options = driver.Options(constrained=True, line_search="backtrack", hessian_mod="gmw", func_tol=1e-25,
-                             grad_tol=None)
+    options = registry.build("newton", line_search="backtrack", hessian_mod="gmw", constraints="mom",
+                             func_tol=1e-25, grad_tol=None)
     cases = {   # name -> (args, max_iter, converge)
         "without": (problem.args, np.full(n, 10_000_000), np.ones(n, bool)),
         "with": (args_s, np.append(np.full(n, 10_000_000), straggler_iter), np.append(np.ones(n, bool), False)),

@@ -12,10 +12,9 @@ from mfjax._x64 import x64
 from mfjax.constants import N15_CSA, NH_BOND_LENGTH
 from mfjax.data import RelaxationData
 from mfjax.objective import residue_problem
-from mfjax.solvers import batch, driver, grid
+from mfjax.solvers import batch, grid, presets, registry
 from mfjax.status import Status, status_names
 
-ALGORITHMS = ("newton",)
 MIN_POINTS = 3   # relax deselects residues with fewer data points (overfit_deselect)
 
 
@@ -91,7 +90,7 @@ def _grid_inc(grid_inc, model):
 @x64
 def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=N15_CSA, vectors=None, x0=None,
         grid_inc=11, grid_bounds="relax", algorithm="newton", line_search="backtrack", hessian_mod="gmw",
-        constraints=True, func_tol=1e-25, grad_tol=None, max_iter=10_000_000, n_devices=None,
+        constraints=True, func_tol=1e-25, grad_tol=None, max_iter=10_000_000, preset=None, n_devices=None,
         progress=None) -> FitResult:
     """Fit one model-free model to every residue of ``data``.
 
@@ -100,17 +99,21 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     scalars or (n,) arrays. vectors: (n, 3) unit XH vectors for anisotropic tensors.
     x0: start values, dict name -> (n,) SI arrays; None: grid search with ``grid_inc`` increments
     (int or dict per parameter) over ``grid_bounds`` ("relax", "paper" or dict name -> (lo, hi) SI).
-    algorithm "newton"; line_search "backtrack" or "more_thuente"; hessian_mod "gmw" or None;
-    constraints: Method of Multipliers on relax's A·x ≥ b, or unconstrained.
-    func_tol, grad_tol, max_iter: minfx's termination settings. Residues with no data, fewer than
-    3 points or fewer points than parameters are still evaluated (finite numbers) but marked
+    algorithm, line_search, hessian_mod, constraints: names of the solver parts (the lists in
+    ``mfjax.solvers.registry`` and the README's "Algorithm zoo"; constraints True/"mom": the Method of
+    Multipliers on relax's A·x ≥ b, False/"none": unconstrained, "modelfree4", "dasha").
+    func_tol, grad_tol, max_iter: minfx's termination settings. preset: "relax", "modelfree4" or
+    "dasha" (``mfjax.solvers.presets``) sets func_tol, grad_tol, max_iter and constraints at once.
+    Residues with no data, fewer than 3 points or fewer points than parameters are still evaluated (finite numbers) but marked
     SKIPPED_*. Returns a :class:`FitResult`.
     """
-    if algorithm not in ALGORITHMS:
-        raise ValueError(f"unknown algorithm {algorithm!r}; available: {ALGORITHMS}")
+    if preset is not None:
+        chosen = presets.get_preset(preset)
+        func_tol, grad_tol, max_iter, constraints = (chosen.func_tol, chosen.grad_tol, chosen.max_iter,
+                                                     chosen.constraints)
+    solver = registry.build(algorithm, line_search, hessian_mod, constraints, func_tol=func_tol,
+                            grad_tol=grad_tol)      # validates the settings up front
     model = models.get_model(model)
-    options = driver.Options(constrained=bool(constraints), line_search=line_search, hessian_mod=hessian_mod,
-                             func_tol=func_tol, grad_tol=grad_tol)      # validates the settings up front
     problem = residue_problem(data, model, diffusion=diffusion, r=r, csa=csa, vectors=vectors)
     n, scales = data.n_residues, np.asarray(problem.scales)
     tm = None if model.local_tm or diffusion is None else float(diffusion.tm)
@@ -122,14 +125,14 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     elif model.n_params:
         lower, upper = models.grid_bounds(model, grid_bounds)
         start, _, grid_count = grid.grid_search(problem.fun, problem.args, lower / scales, upper / scales,
-                                                _grid_inc(grid_inc, model), A if constraints else None,
-                                                b if constraints else None)
+                                                _grid_inc(grid_inc, model), A if solver.constrained else None,
+                                                b if solver.constrained else None)
         start = np.asarray(start)
     else:
         start = np.zeros((n, 0))
 
     if model.n_params:
-        res = batch.minimise(problem.fun, start, problem.args, A, b, solver=options, max_iter=max_iter,
+        res = batch.minimise(problem.fun, start, problem.args, A, b, solver=solver, max_iter=max_iter,
                               n_devices=n_devices, progress=progress)
         x, chi2 = res.x, res.f
         counts = res.iterations, res.f_count, res.g_count, res.h_count
@@ -145,6 +148,7 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     params = models.deconvolve(model, {p: x[:, j] * scales[j] for j, p in enumerate(model.params)})
     settings = dict(diffusion=diffusion, r=r, csa=csa, grid_inc=grid_inc, grid_bounds=grid_bounds,
                     algorithm=algorithm, line_search=line_search, hessian_mod=hessian_mod, constraints=constraints,
+                    preset=preset,
                     func_tol=func_tol, grad_tol=grad_tol, max_iter=max_iter, x0_given=x0 is not None)
     return FitResult(model=model.name, residues=tuple(data.residues), params=params, chi2=np.asarray(chi2),
                      iterations=np.asarray(counts[0]), f_count=np.asarray(counts[1]), g_count=np.asarray(counts[2]),

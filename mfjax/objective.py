@@ -96,17 +96,25 @@ def _scaled_chi2(model: Model, layout: _Layout) -> Callable:
     scales = tuple(float(s) for s in scaling(model))
     form = model.form
 
-    def fun(x, args):
+    def back(x, args):
         p = {name: x[i] * scales[i] for i, name in enumerate(names)}
         if model.local_tm:
             weights, taus = local_tm_components(p["local_tm"])
         else:
             weights, taus = args["weights"], args["taus"]
-        back_calc = _residue_values(layout, form, p, weights, taus, args["d"], args["c"])
-        return _residue_chi2(args["values"], args["errors"], args["mask"], back_calc)
+        return _residue_values(layout, form, p, weights, taus, args["d"], args["c"])
+
+    def fun(x, args):
+        return _residue_chi2(args["values"], args["errors"], args["mask"], back(x, args))
+
+    def residuals(x, args):
+        """Weighted residuals (R − R(θ))/σ (m,), 0 where unmeasured: their squares summed in numpy's
+        order are χ², bit for bit."""
+        return jnp.where(args["mask"], 1.0 / args["errors"] * (args["values"] - back(x, args)), 0.0)
 
     fun.__name__ = fun.__qualname__ = f"chi2_{model.name}"
-    fun.scalar_parameters = True   # only indexes x: the driver may pass a tuple of scalars (faster Hessians)
+    fun.residuals = residuals      # for the least-squares solvers (Gauss–Newton, Levenberg–Marquardt)
+    fun.scalar_parameters = True   # only indexes x: the solvers may pass a tuple of scalars (faster Hessians)
     return fun
 
 

@@ -1,4 +1,4 @@
-"""Per-problem outcome codes shared by the solver driver and ``mfjax.fit``."""
+"""Per-problem outcome codes shared by the solvers and ``mfjax.fit``."""
 from enum import IntEnum
 
 
@@ -14,6 +14,8 @@ class Status(IntEnum):
     NO_PARAMETERS = 5         #: nothing to optimise (e.g. model m0): the function was only evaluated
     SKIPPED_NO_DATA = 6       #: residue has no measured data: not fitted
     SKIPPED_TOO_FEW_DATA = 7  #: fewer data points than parameters (relax's overfit rule): not fitted
+    SINGULAR_MATRIX = 8       #: Levenberg–Marquardt / Gauss–Newton: the normal-equation matrix is singular
+    BOUND_STOP = 9            #: Modelfree4-style constraints: the downhill direction points out of the box
 
     @property
     def ok(self) -> bool:

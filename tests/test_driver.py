@@ -12,7 +12,7 @@ import pytest
 from scipy.optimize import minimize as scipy_minimize
 
 from mfjax.solvers.batch import minimise
-from mfjax.solvers.driver import Options
+from mfjax.solvers.registry import build
 from mfjax.status import Status
 
 
@@ -28,7 +28,7 @@ def quadratic(x, a):
     return 0.5 * d @ q @ d + 1.0
 
 
-UNCONSTRAINED = Options(constrained=False)
+UNCONSTRAINED = build(constraints=False)
 
 
 def test_newton_on_a_quadratic_counts_like_minfx():
@@ -53,7 +53,7 @@ def test_method_of_multipliers_slides_along_a_bound():
     # Rosenbrock (minimum (1, 1)) under x0 <= 0.5: the constrained minimum (0.5, 0.25) lies on the bound,
     # and the iterates must slide along x0 = 0.5 to reach it (scipy's SLSQP as the reference).
     A, b = np.array([[-1.0, 0.0]]), np.array([-0.5])
-    res = minimise(rosenbrock, np.array([[-1.2, 1.0], [0.0, 0.0], [0.5, 2.0]]), np.ones((3, 1)), A, b, solver=Options())
+    res = minimise(rosenbrock, np.array([[-1.2, 1.0], [0.0, 0.0], [0.5, 2.0]]), np.ones((3, 1)), A, b, solver=build())
     ref = scipy_minimize(lambda z: float(rosenbrock(z, [1.0])), [0.0, 0.0], method="SLSQP",
                          constraints=[{"type": "ineq", "fun": lambda z: 0.5 - z[0]}], tol=1e-14)
     np.testing.assert_allclose(ref.x, [0.5, 0.25], atol=1e-6)
@@ -117,10 +117,10 @@ def test_forced_straggler_runs_to_max_iter_without_changing_the_others():
     x0 = np.tile([-1.2, 1.0], (6, 1))
     a = np.ones((6, 1))
     converge = np.array([True, True, False, True, True, True])
-    res = minimise(rosenbrock, x0, a, np.zeros((1, 2)), np.array([-1.0]), solver=Options(), max_iter=2000, converge=converge)
+    res = minimise(rosenbrock, x0, a, np.zeros((1, 2)), np.array([-1.0]), solver=build(), max_iter=2000, converge=converge)
     assert res.iterations[2] == 2000 - 1 or res.status[2] == Status.MAX_ITERATIONS
     assert res.status[2] == Status.MAX_ITERATIONS
-    ref = minimise(rosenbrock, x0[:1], a[:1], np.zeros((1, 2)), np.array([-1.0]), solver=Options())
+    ref = minimise(rosenbrock, x0[:1], a[:1], np.zeros((1, 2)), np.array([-1.0]), solver=build())
     for i in (0, 1, 3, 4, 5):
         np.testing.assert_array_equal(res.x[i], ref.x[0])
         assert res.iterations[i] == ref.iterations[0]
@@ -132,7 +132,7 @@ def test_two_cpu_devices_give_the_same_results():
         jax.config.update("jax_num_cpu_devices", 2)
         jax.config.update("jax_enable_x64", True)
         from mfjax.solvers.batch import minimise
-        from mfjax.solvers.driver import Options
+        from mfjax.solvers.registry import build
         def rosenbrock(x, a):
             return (a[0] - x[0]) ** 2 + 100.0 * (x[1] - x[0] ** 2) ** 2
         rng = np.random.default_rng(3)
@@ -140,8 +140,8 @@ def test_two_cpu_devices_give_the_same_results():
         A = np.array([[-1.0, 0.0]]); b = np.array([-0.8])
         assert len(jax.devices()) == 2
         sizes = dict(batch_size=8, tail_size=2, queue_size=4, chunk=3)   # queued bulk, then the tail
-        two = minimise(rosenbrock, x0, a, A, b, solver=Options(), **sizes)
-        one = minimise(rosenbrock, x0, a, A, b, solver=Options(), n_devices=1, **sizes)
+        two = minimise(rosenbrock, x0, a, A, b, solver=build(), **sizes)
+        one = minimise(rosenbrock, x0, a, A, b, solver=build(), n_devices=1, **sizes)
         np.save(__import__("sys").argv[1], np.stack([two.x, one.x]))
         assert (two.iterations == one.iterations).all() and (two.status == one.status).all()
     """)

@@ -82,9 +82,10 @@ def _rows_like(mask, a):
 def _compiled(fun: Callable, solver: Solver, n_devices: int):
     """The jitted (and, with several devices, shard_mapped) slot runner and blank-state maker.
 
-    ``run(prob, rows, owner, q_prob, q_rows, q_owner, n_queue, more, max_steps, stop_live)`` works on
+    ``run(prob, rows, owner, q_prob, q_owner, n_queue, more, max_steps, stop_live)`` works on
     one device's S slots (problem data ``prob``, packed state ``rows`` (S, K), problem index
-    ``owner``, −1 = empty) and queue of Q problems (``q_*``, the first ``n_queue`` valid). Each step
+    ``owner``, −1 = empty) and queue of Q fresh problems (``q_*``, the first ``n_queue`` valid; a
+    slot that takes one starts from the solver's ``init``). Each step
     first empties the finished slots into an output buffer and refills free slots from the queue,
     then steps every running slot. It stops after ``max_steps`` steps, when nothing runs and the
     queue is used up, or once the queue is used up and — if the host has ``more`` problems — a slot
@@ -97,14 +98,14 @@ def _compiled(fun: Callable, solver: Solver, n_devices: int):
         template = solver.init(fun, jax.tree.map(lambda a: a[0], prob))
         unravel = jax.flatten_util.ravel_pytree(template)[1]
         return (jax.vmap(unravel), jax.vmap(lambda one: jax.flatten_util.ravel_pytree(one)[0]),
-                jax.vmap(step_one))
+                jax.vmap(step_one), jax.vmap(functools.partial(solver.init, fun)))
 
     def select(mask, new, old):
         return jax.tree.map(lambda u, v: jnp.where(_rows_like(mask, v), u, v), new, old)
 
-    def run(prob, rows, owner, q_prob, q_rows, q_owner, n_queue, more, max_steps, stop_live):
-        unpack, pack, step = _unpack_pack_step(prob)
-        n_slots, n_q = rows.shape[0], q_rows.shape[0]
+    def run(prob, rows, owner, q_prob, q_owner, n_queue, more, max_steps, stop_live):
+        unpack, pack, step, start = _unpack_pack_step(prob)
+        n_slots, n_q = rows.shape[0], q_owner.shape[0]
         n_queue = n_queue[0]
 
         def running(state, owner):
@@ -121,7 +122,7 @@ def _compiled(fun: Callable, solver: Solver, n_devices: int):
             take = free & (src < n_queue)
             src = jnp.clip(src, 0, n_q - 1)
             prob = select(take, jax.tree.map(lambda q: q[src], q_prob), prob)
-            state = select(take, unpack(q_rows[src]), state)
+            state = select(take, start(prob), state)
             owner = jnp.where(take, q_owner[src], jnp.where(free, -1, owner))
             count = lambda mask: jnp.sum(mask, dtype=jnp.int32)
             return prob, state, owner, taken + count(take), out_rows, out_owner, n_out + count(finished)
@@ -149,11 +150,11 @@ def _compiled(fun: Callable, solver: Solver, n_devices: int):
         prob, state, owner, taken, out_rows, out_owner, _ = c
         return prob, pack(state), owner, taken[None], out_rows, out_owner
 
-    def run_plain(prob, rows, max_steps, stop_live):
+    def run_plain(prob, rows, fresh, max_steps, stop_live):
         """Step every running slot (no refill) for up to ``max_steps`` steps, until at most
         ``stop_live`` still run: the few problems left at the end, where a conditional refill per
-        step would cost more than the step itself."""
-        unpack, pack, step = _unpack_pack_step(prob)
+        step would cost more than the step itself. Slots marked ``fresh`` start from ``init``."""
+        unpack, pack, step, start = _unpack_pack_step(prob)
 
         def body(carry):
             i, state = carry
@@ -162,13 +163,14 @@ def _compiled(fun: Callable, solver: Solver, n_devices: int):
         def cond(carry):
             return (carry[0] < max_steps) & (jnp.sum(carry[1].status == Status.RUNNING) > stop_live)
 
-        return pack(jax.lax.while_loop(cond, body, (jnp.zeros((), jnp.int32), unpack(rows)))[1])
+        state = select(fresh, start(prob), unpack(rows))
+        return pack(jax.lax.while_loop(cond, body, (jnp.zeros((), jnp.int32), state))[1])
 
     if n_devices > 1:
         mesh = Mesh(np.array(jax.devices()[:n_devices]), ("batch",))
         batch, same = PartitionSpec("batch"), PartitionSpec()
-        run = jax.shard_map(run, mesh=mesh, in_specs=(batch,) * 7 + (same,) * 3, out_specs=batch, check_vma=False)
-        run_plain = jax.shard_map(run_plain, mesh=mesh, in_specs=(batch, batch, same, same), out_specs=batch,
+        run = jax.shard_map(run, mesh=mesh, in_specs=(batch,) * 6 + (same,) * 3, out_specs=batch, check_vma=False)
+        run_plain = jax.shard_map(run_plain, mesh=mesh, in_specs=(batch, batch, batch, same, same), out_specs=batch,
                                   check_vma=False)
     blank = jax.jit(functools.partial(solver.init, fun))
     return (blank, jax.jit(run, compiler_options=_COMPILER_OPTIONS),
@@ -181,7 +183,7 @@ def minimise(fun: Callable, x0, args, A=None, b=None, *, solver: Solver, max_ite
              progress: Callable | None = None) -> Result:
     """Minimise ``fun(x, args_i)`` for every problem i of a batch, under A·x ≥ b.
 
-    solver: any :class:`~mfjax.solvers.base.Solver` (e.g. ``driver.Options()``, minfx's Newton–GMW–
+    solver: any :class:`~mfjax.solvers.base.Solver` (e.g. ``registry.build()``, minfx's Newton–GMW–
     backtracking inside the Method of Multipliers); a solver with ``constrained = False`` ignores A, b.
     x0: (N, n) starts (scaled coordinates). args: pytree with leading axis N. A: (m, n) or
     (N, m, n); b: (m,) or (N, m) (None: no constraints). max_iter: int or (N,). converge: (N,)
@@ -211,7 +213,7 @@ def minimise(fun: Callable, x0, args, A=None, b=None, *, solver: Solver, max_ite
     blank_fn, run_queued, run_plain = _compiled(fun, solver, n_dev)
     packing = _Packing(jax.device_get(blank_fn(jax.tree.map(lambda a: a[0], problems))))
     rows = np.repeat(packing.blank_row[None], N, axis=0)     # every problem's state, host side
-    rows[:, packing.columns["x"]] = x0
+    fresh = np.ones(N, bool)      # problems whose row is not a state yet (their slot starts from init)
     done = [0]
 
     def report(newly_done):
@@ -224,9 +226,11 @@ def minimise(fun: Callable, x0, args, A=None, b=None, *, solver: Solver, max_ite
     if N > batch:
         live = _queued_phase(run_queued, problems, rows, batch, tail // n_dev, n_dev,
                              queue_size or QUEUE_PER_SLOT * (batch // n_dev), chunk, status_col, report)
+        fresh[:] = False
     if len(live) > tail:
-        live = _plain_phase(run_plain, problems, rows, live, batch, tail // n_dev, n_dev, chunk, status_col, report)
-    _plain_phase(run_plain, problems, rows, live, tail, 0, n_dev, chunk, status_col, report)
+        live = _plain_phase(run_plain, problems, rows, fresh, live, batch, tail // n_dev, n_dev, chunk, status_col,
+                            report)
+    _plain_phase(run_plain, problems, rows, fresh, live, tail, 0, n_dev, chunk, status_col, report)
 
     get = packing.get
     return Result(get(rows, "x").copy(), get(rows, "f").copy(), *(get(rows, k).astype(np.int64) for k in
@@ -249,7 +253,7 @@ def _queued_phase(run, problems, rows, slots, stop_live, n_dev, q_len, chunk, st
         q_owner = np.concatenate([np.append(h, np.full(q_len - len(h), -1)) for h in handed]).astype(np.int32)
         n_queue = np.array([len(h) for h in handed], np.int32)
         *state, taken, out_rows, out_owner = run(
-            *state, jax.tree.map(lambda a: a[q_idx], problems), rows[q_idx], q_owner, n_queue, len(rest) > 0,
+            *state, jax.tree.map(lambda a: a[q_idx], problems), q_owner, n_queue, len(rest) > 0,
             np.int32(chunk), np.int32(stop_live))
         out_owner = np.asarray(out_owner)
         finished = out_owner >= 0
@@ -263,24 +267,27 @@ def _queued_phase(run, problems, rows, slots, stop_live, n_dev, q_len, chunk, st
             return owner[live].astype(np.int64)
 
 
-def _plain_phase(run, problems, rows, idx, slots, stop_live, n_dev, chunk, status_col, report):
+def _plain_phase(run, problems, rows, fresh, idx, slots, stop_live, n_dev, chunk, status_col, report):
     """Problems ``idx`` (at most ``slots``) stepped in ``slots`` slots without refill (padding:
     finished copies) until at most ``stop_live`` run on each device; their rows are updated in
-    ``rows``. Returns the indices of the problems still running."""
+    ``rows`` (and marked not ``fresh``). Returns the indices of the problems still running."""
     if len(idx) == 0:
         return idx
     pick = np.concatenate([idx, np.full(slots - len(idx), idx[0])])
     prob = jax.tree.map(lambda a: a[pick], problems)
     slot_rows = rows[pick]
     slot_rows[len(idx):, status_col] = Status.CONVERGED
+    slot_fresh = np.append(fresh[idx], np.zeros(slots - len(idx), bool))
     running = len(idx)
     while True:
-        slot_rows = np.array(run(prob, slot_rows, np.int32(chunk), np.int32(stop_live)))
+        slot_rows = np.array(run(prob, slot_rows, slot_fresh, np.int32(chunk), np.int32(stop_live)))
+        slot_fresh[:] = False
         live = slot_rows[:, status_col] == Status.RUNNING
         report(running - int(live.sum()))
         running = int(live.sum())
         if live.reshape(n_dev, -1).sum(axis=1).max() <= stop_live:
             rows[idx] = slot_rows[:len(idx)]
+            fresh[idx] = False
             return idx[live[:len(idx)]]
 
 

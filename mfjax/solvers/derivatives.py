@@ -4,6 +4,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from mfjax.solvers.base import Eval
+
 
 def value_grad_hess(fun, x, args):
     """f, ∇f, ∇²f of one problem by forward-mode autodiff (fastest for a handful of parameters).
@@ -45,8 +47,6 @@ def _value_grad_hess_scalars(fun, x, args):
     return f(xs), grad, hess
 
 
-
-
 def value_grad(fun, x, args):
     """f and ∇f of one problem by forward-mode autodiff (one jvp per parameter), for the
     first-order algorithms."""
@@ -67,3 +67,12 @@ def value(fun, x, args):
     if getattr(fun, "scalar_parameters", False):
         return fun(tuple(x[i] for i in range(x.shape[0])), args)
     return fun(x, args)
+
+
+def evaluate(fun, x, args, order):
+    """:class:`~mfjax.solvers.base.Eval` of ``fun`` at x with derivatives up to ``order`` (0, 1, 2)."""
+    if order >= 2:
+        return Eval(*value_grad_hess(fun, x, args))
+    if order == 1:
+        return Eval(*value_grad(fun, x, args))
+    return Eval(value(fun, x, args))
