@@ -93,6 +93,8 @@ def main(argv=None):
     parser.add_argument("--quick", type=int, default=None, help="every K-th grid point only (smoke run)")
     parser.add_argument("--map-n", type=int, default=100, help="χ² map points per dimension (default 100)")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--update", action="store_true",
+                        help="rg_dmg: add or replace the given --configs in the stored results, keep the rest")
     parser.add_argument("--no-cache", action="store_true",
                         help="do not use mfjax's persistent compilation cache (default: on, mfjax's default folder)")
     parser.add_argument("--warmup", action="store_true",
@@ -121,8 +123,20 @@ def main(argv=None):
     points = load_points(out / "rg_dmg_points.npz")
     if "rg_dmg" in parts:
         t0 = time.perf_counter()
-        doc_rg, points = study_rg_dmg.run(args.configs, indices=indices, warmup=args.warmup)
-        doc_rg["quick_every"] = args.quick
+        new_doc, new_points = study_rg_dmg.run(args.configs, indices=indices, warmup=args.warmup)
+        new_doc["quick_every"] = args.quick
+        if args.update and doc_rg is not None:   # add/replace these configurations, keep the others
+            if doc_rg.get("quick_every") != args.quick:
+                parser.error("--update needs the same --quick as the stored results")
+            for key in ("configs", "skipped", "errors"):
+                stored = doc_rg.setdefault(key, {})
+                for name in list(stored):
+                    if name in new_doc["configs"] or name in new_doc["skipped"] or name in new_doc.get("errors", {}):
+                        stored.pop(name)
+                stored.update(new_doc.get(key, {}))
+            points.update(new_points)
+        else:
+            doc_rg, points = new_doc, new_points
         write_json(out / "rg_dmg.json", doc_rg)
         (out / "rg_dmg.md").write_text(study_rg_dmg.markdown_table(doc_rg))
         save_points(out / "rg_dmg_points.npz", points)

@@ -61,6 +61,10 @@ def _rg_section(doc, figs) -> list[str]:
                                      f"{d['chi2_median']:.2g}), {d['n_chi2_above_1e_10']} above 1e-10, "
                                      f"{d['n_truth_flat']} at points whose truth is itself flat by the rule above.")
     lines.append("")
+    if doc.get("errors"):
+        lines += ["Configurations that raised an error while running (not counted):", ""]
+        lines += [f"- {k}: {v}" for k, v in doc["errors"].items()]
+        lines.append("")
     if doc["skipped"]:
         lines += ["Configurations skipped because this mfjax does not have them:", ""]
         lines += [f"- {k}: {v}" for k, v in doc["skipped"].items()]

@@ -272,10 +272,15 @@ def run(config_names=None, grids=("RG", "DMG"), indices=None, warmup=False):
             log(f"[rg_dmg] {config.name} on {grid} ...")
             try:
                 summary, pts = evaluate_config(config, grid, truth_infos[grid], grid_idx, warmup)
-            except (ValueError, TypeError, NotImplementedError) as err:
+            except (ValueError, TypeError, NotImplementedError) as err:   # fit refuses what it does not have
                 doc["skipped"][config.name] = f"{type(err).__name__}: {err}"
                 doc["configs"].pop(config.name, None)
                 log(f"[rg_dmg] skipped {config.name}: {err}")
+                break
+            except Exception as err:   # noqa: BLE001 - one broken configuration must not stop the study
+                doc.setdefault("errors", {})[config.name] = f"{grid}: {type(err).__name__}: {err}"
+                doc["configs"].pop(config.name, None)
+                log(f"[rg_dmg] ERROR {config.name} on {grid}: {err!r}")
                 break
             doc["configs"][config.name][grid] = summary
             points[(config.name, grid)] = pts
