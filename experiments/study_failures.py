@@ -86,6 +86,8 @@ def _run_points(grid, point, configs, points, skipped):
         except (ValueError, TypeError, NotImplementedError) as err:
             skipped[config.name] = f"{type(err).__name__}: {err}"
             out["end_points"][config.name] = f"skipped: {skipped[config.name]}"
+        except Exception as err:  # noqa: BLE001 - a broken configuration is reported, not fatal
+            out["end_points"][config.name] = f"error: {type(err).__name__}: {err}"
     return out
 
 

@@ -18,7 +18,7 @@ import study_rg_dmg  # noqa: E402
 
 import mfjax  # noqa: E402
 
-CONFIGS = ["relax", "relax_lowprec_mf4"]
+CONFIGS = ["relax", "relax_lowprec_20it"]
 DMG_FLAT = 882     # S2f 0.582, S2s 0.831, τs 0.1 ps: relax ends at χ² ~1e-23 with S2f 0.5812 (a flat valley)
 
 
@@ -43,8 +43,8 @@ def test_classification_of_known_points(slice_run):
     assert cls("relax", "RG") == ["recovered", "recovered"]
     assert cls("relax", "DMG") == ["recovered", "flat_valley"]
     # 20 iterations stop the Fig. 3 point in the tunnel (χ² 5.55e-3); relax's optimiser from there goes on
-    assert cls("relax_lowprec_mf4", "DMG")[0] == "stop_iteration_limit"
-    low = points[("relax_lowprec_mf4", "DMG")]
+    assert cls("relax_lowprec_20it", "DMG")[0] == "stop_iteration_limit"
+    low = points[("relax_lowprec_20it", "DMG")]
     assert low["iterations"][0] == 20
     assert low["chi2"][0] == pytest.approx(5.5515e-3, rel=1e-3)
     assert low["polish_chi2"][0] < 1e-20
@@ -110,7 +110,7 @@ def test_failures_and_readme_from_the_slice(slice_run, tmp_path, monkeypatch):
     fail = study_failures.run(points, doc)
     relax = fail["limits"]["end_points"]["relax"]
     assert relax["source"] == "rg_dmg" and relax["chi2"] < 1e-20 and not relax["at_te_limit_10ns"]
-    assert fail["low_precision"]["end_points"]["relax_lowprec_mf4"]["status"] == "MAX_ITERATIONS"
+    assert fail["low_precision"]["end_points"]["relax_lowprec_20it"]["status"] == "MAX_ITERATIONS"
     study.write_json(tmp_path / "rg_dmg.json", doc)
     study.write_json(tmp_path / "failures.json", fail)
     (tmp_path / "rg_dmg.md").write_text(study_rg_dmg.markdown_table(doc))
