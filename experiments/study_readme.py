@@ -61,6 +61,18 @@ def _rg_section(doc, figs) -> list[str]:
                                      f"{d['chi2_median']:.2g}), {d['n_chi2_above_1e_10']} above 1e-10, "
                                      f"{d['n_truth_flat']} at points whose truth is itself flat by the rule above.")
     lines.append("")
+    both = [name for name, c in configs.items() if all(g in c for g in doc["grids"])]
+    if both:
+        total = {name: sum(configs[name][g]["n_recovered"] for g in doc["grids"]) for name in both}
+        best = max(total.values())
+        top = [name for name in both if total[name] == best]
+        relax_total = total.get("relax")
+        lines.append(f"- Paper: Newton with backtracking and GMW (relax) is the best combination. Most points "
+                     f"recovered over both grids: {', '.join(top)} ({best}); relax: {relax_total}. "
+                     + ("Reproduced." if "relax" in top else
+                        f"Not reproduced as stated: relax is {best - relax_total} points behind "
+                        f"(rg_dmg.md)." if relax_total is not None else ""))
+        lines.append("")
     if doc.get("errors"):
         lines += ["Configurations that raised an error while running (not counted):", ""]
         lines += [f"- {k}: {v}" for k, v in doc["errors"].items()]
