@@ -13,6 +13,7 @@ from mfjax.constants import N15_CSA, NH_BOND_LENGTH
 from mfjax.data import RelaxationData
 from mfjax.objective import residue_problem
 from mfjax.solvers import batch, grid, presets, registry
+from mfjax.solvers.active_set import ActiveSetNewton
 from mfjax.status import Status, status_names
 
 MIN_POINTS = 3   # relax deselects residues with fewer data points (overfit_deselect)
@@ -101,7 +102,9 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     (int or dict per parameter) over ``grid_bounds`` ("relax", "paper" or dict name -> (lo, hi) SI).
     algorithm, line_search, hessian_mod, constraints: names of the solver parts (the lists in
     ``mfjax.solvers.registry`` and the README's "Algorithm zoo"; constraints True/"mom": the Method of
-    Multipliers on relax's A·x ≥ b, False/"none": unconstrained, "modelfree4", "dasha").
+    Multipliers on relax's A·x ≥ b, False/"none": unconstrained, "modelfree4", "dasha"); algorithm "active_set_newton": the active-set Newton of
+    :mod:`mfjax.solvers.active_set` on the same A·x ≥ b (its own line search and termination:
+    line_search, hessian_mod, func_tol and grad_tol do not apply).
     func_tol, grad_tol, max_iter: minfx's termination settings. preset: "relax", "modelfree4" or
     "dasha" (``mfjax.solvers.presets``) sets func_tol, grad_tol, max_iter and constraints at once.
     Residues with no data, fewer than 3 points or fewer points than parameters are still evaluated (finite numbers) but marked
@@ -111,8 +114,11 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
         chosen = presets.get_preset(preset)
         func_tol, grad_tol, max_iter, constraints = (chosen.func_tol, chosen.grad_tol, chosen.max_iter,
                                                      chosen.constraints)
-    solver = registry.build(algorithm, line_search, hessian_mod, constraints, func_tol=func_tol,
-                            grad_tol=grad_tol)      # validates the settings up front
+    if algorithm == "active_set_newton":   # docs/constrained_newton.md (its own tests; ignores line_search etc.)
+        solver = ActiveSetNewton(constrained=constraints not in (False, "none"))
+    else:
+        solver = registry.build(algorithm, line_search, hessian_mod, constraints, func_tol=func_tol,
+                                grad_tol=grad_tol)      # validates the settings up front
     model = models.get_model(model)
     problem = residue_problem(data, model, diffusion=diffusion, r=r, csa=csa, vectors=vectors)
     n, scales = data.n_residues, np.asarray(problem.scales)

@@ -1,0 +1,286 @@
+"""Active-set Newton for linear inequality constraints A·x ≥ b: a constrained Newton that does not
+crawl (opt-in: ``mfjax.fit(..., algorithm="active_set_newton")``; the default stays minfx's Method of
+Multipliers). Design and measurements: ``docs/constrained_newton.md``.
+
+Each iteration works on a face of the feasible polytope (Gill, Murray & Wright 1981, *Practical
+Optimization* §5.2–5.5; Nocedal & Wright 2006 §16.5 for the active-set logic and §3.4 for the
+modified Newton direction):
+
+1. Working set. The constraints active at x (c_i = a_i·x − b_i ≈ 0) are candidates. Their
+   first-order multipliers λ solve A_Wᵀλ = ∇f in the least-squares sense (modified Gram–Schmidt
+   on the rows, dependent rows skipped, so degenerate corners such as S2 = S2f = 1 are handled);
+   the candidate with the most negative λ is released and λ recomputed until all are ≥ 0.
+2. Direction. Newton on the face: with the Jacobi scaling D = diag(√|∇²f_ii|) (the problem is
+   badly scaled: S2 ~ 1, τ in ps ~ 1–10⁴) and P the projector onto the null space of the scaled
+   working rows, p = −D⁻¹ P M⁻¹ P D⁻¹∇f with M = P H̃ P + (I − P), H̃ = D⁻¹∇²f D⁻¹, and M⁻¹
+   through the GMW81 modified Cholesky factorisation (:mod:`mfjax.solvers.gmw`), so an indefinite
+   or singular reduced Hessian (S2 = 1 makes τe undefined: a zero row) still gives a descent
+   direction and no NaN. If p runs straight into an active constraint that was released, that
+   constraint is put back and p recomputed (at most n times; each such row is independent of the
+   working set, so this ends).
+3. Step. The ratio test gives the longest feasible step α_max along p; the first trial is
+   α = min(1, α_max) (a blocking constraint is then met exactly: the trial point is projected onto
+   its hyperplane), then Armijo backtracking (c = 1e-4) with safeguarded quadratic interpolation
+   (factor in [0.1, 0.5]).
+
+Every step of the engine evaluates f, ∇f, ∇²f once at the trial point (so f_count = g_count =
+h_count = evaluations), and one accepted trial is one iteration. Termination (``prob.converge``):
+CONVERGED when χ² ≤ ``f_floor`` (1e-30), or when the Newton decrement on the face −∇f·p ≤
+``dec_tol``·χ² (1e-15: the first-order conditions hold with λ ≥ 0 to round-off), or when no trial
+point lowers χ² (the line search runs out, or the trial point equals x in floating point) while
+χ² ≤ ``f_zero`` (1e-20: a zero-residual fit at its round-off floor) or the decrement is ≤
+``stall_tol``·χ² (1e-8); otherwise that case is LINE_SEARCH_ERROR. MAX_ITERATIONS after
+``prob.max_iter`` iterations; NOT_FINITE if χ² is not finite at the start. χ² thresholds are
+absolute because χ² is dimensionless (residuals divided by their errors).
+
+All arithmetic on the small vectors and matrices is unrolled into scalar operations (n ≤ 5, m ≤ 10),
+so a problem's result cannot depend on what else is in the batch. A start outside the constraints
+is first moved inside by cyclic projection onto the violated half-spaces.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import jax.numpy as jnp
+
+from mfjax.solvers import gmw
+from mfjax.solvers.base import Problem
+from mfjax.solvers.derivatives import value_grad_hess
+from mfjax.status import Status
+
+ARMIJO_C = 1e-4
+SHRINK_MIN, SHRINK_MAX = 0.1, 0.5      # backtracking: α ← α·clip(quadratic-interpolation factor)
+MAX_BACKTRACKS = 40
+ACTIVE_TOL = 1e-12                      # c_i ≤ ACTIVE_TOL·(1 + |b_i| + Σ|a_ij x_j|): constraint i is active
+SCALE_FLOOR = 1e-20                     # Jacobi scaling: |H_ii| floored at SCALE_FLOOR·max |H_kk|
+DEPENDENT_TOL = 1e-10                   # Gram–Schmidt: a row is dependent below this relative norm
+PROJECTION_SWEEPS = 3                   # cyclic projection sweeps for an infeasible start
+
+
+@dataclass(frozen=True)
+class ActiveSetNewton:
+    """Active-set Newton (GMW-modified, Jacobi-scaled, projected backtracking) for A·x ≥ b."""
+
+    f_floor: float = 1e-30
+    dec_tol: float = 1e-15
+    f_zero: float = 1e-20
+    stall_tol: float = 1e-8
+    constrained: bool = True
+
+    def init(self, fun, prob: Problem) -> "State":
+        x0 = prob.x0
+        n, m = x0.shape[0], prob.b.shape[0]
+        zero, zf = jnp.zeros((), jnp.int32), jnp.zeros((), x0.dtype)
+        return State(x=x0, f=zf, g=jnp.zeros_like(x0), H=jnp.zeros((n, n), x0.dtype), p=jnp.zeros_like(x0),
+                     slope=zf, alpha=zf, amax=zf, block=zero, hits=jnp.asarray(False), xt=x0, n_bt=zero,
+                     working=jnp.zeros((m,), bool), iters=zero, f_count=zero, g_count=zero, h_count=zero,
+                     starting=jnp.asarray(True), status=zero + Status.RUNNING)
+
+    def step(self, fun, prob: Problem, state: "State") -> "State":
+        return _step(self, fun, prob, state)
+
+
+class State(NamedTuple):
+    x: Any          # current (feasible) iterate
+    f: Any          # χ² at x
+    g: Any          # ∇f at x
+    H: Any          # ∇²f at x
+    p: Any          # search direction at x
+    slope: Any      # ∇f·p (< 0, or 0 at a stationary point of the face)
+    alpha: Any      # trial step length
+    amax: Any       # longest feasible step along p
+    block: Any      # index of the constraint that limits the step at amax
+    hits: Any       # the trial is at amax: the blocking constraint joins the working set if accepted
+    xt: Any         # trial point (evaluated by the next step)
+    n_bt: Any       # trials rejected in this line search
+    working: Any    # (m,) working set at x (for the user's inspection; recomputed every iteration)
+    iters: Any
+    f_count: Any
+    g_count: Any
+    h_count: Any
+    starting: Any   # the next evaluation is the start point
+    status: Any
+
+
+# -- small unrolled linear algebra (scalar operations only: no batch-size-dependent kernels) --------
+
+def _dot(u, v):
+    acc = u[0] * v[0]
+    for k in range(1, u.shape[0]):
+        acc = acc + u[k] * v[k]
+    return acc
+
+
+def _matvec(M, v):
+    return jnp.stack([_dot(M[i], v) for i in range(M.shape[0])])
+
+
+def _gram_schmidt(rows, mask):
+    """Modified Gram–Schmidt on the rows in ``mask`` (unit-norm rows, in order). Returns (q (m, n)
+    orthonormal rows, zero where not kept; r: r[j][i] = q_j·row_i; kept (m,) bool): a row in the span
+    of the earlier kept rows is not kept."""
+    m = rows.shape[0]
+    q, r, kept = [], [[None] * m for _ in range(m)], []
+    for i in range(m):
+        v = rows[i]
+        for j in range(i):
+            r[j][i] = _dot(q[j], rows[i])
+            v = v - r[j][i] * q[j]
+        norm = jnp.sqrt(_dot(v, v))
+        keep = mask[i] & (norm > DEPENDENT_TOL)
+        q.append(jnp.where(keep, v / jnp.where(keep, norm, 1.0), 0.0))
+        r[i][i] = jnp.where(keep, norm, 1.0)
+        kept.append(keep)
+    return q, r, jnp.stack(kept)
+
+
+def _multipliers(q, r, kept, g):
+    """λ with Σ_i λ_i row_i = the component of g in the span of the kept rows (λ_i = 0 elsewhere):
+    back substitution in R λ = Qᵀ g."""
+    m = len(q)
+    lam = [None] * m
+    for i in reversed(range(m)):
+        acc = _dot(q[i], g)
+        for k in range(i + 1, m):
+            acc = acc - r[i][k] * lam[k]
+        lam[i] = jnp.where(kept[i], acc / r[i][i], 0.0)
+    return jnp.stack(lam)
+
+
+def _face_newton(Hs, gs, q):
+    """The Newton direction on the null space of the orthonormal rows q (scaled coordinates)."""
+    n = gs.shape[0]
+    P = jnp.eye(n, dtype=gs.dtype)
+    for qi in q:
+        P = P - qi[:, None] * qi[None, :]
+    PH = jnp.stack([jnp.stack([_dot(P[i], Hs[:, j]) for j in range(n)]) for i in range(n)])
+    PHP = jnp.stack([jnp.stack([_dot(PH[i], P[:, j]) for j in range(n)]) for i in range(n)])
+    M = PHP + jnp.eye(n, dtype=gs.dtype) - P
+    ps = gmw.gmw_direction(M, _matvec(P, gs))
+    return _matvec(P, ps)
+
+
+def _direction(x, g, H, A, b):
+    """Working set, direction, slope and ratio test at x (see the module docstring)."""
+    n, m = x.shape[0], b.shape[0]
+    hd = jnp.abs(jnp.stack([H[i, i] for i in range(n)]))
+    hmax = hd[0]
+    for i in range(1, n):
+        hmax = jnp.maximum(hmax, hd[i])
+    d = jnp.sqrt(jnp.where(hmax > 0.0, jnp.maximum(hd, SCALE_FLOOR * hmax), 1.0))
+    gs = g / d
+    Hs = H / (d[:, None] * d[None, :])
+    if m == 0:
+        ps = _face_newton(Hs, gs, [])
+        p = ps / d
+        return jnp.zeros((0,), bool), p, _dot(g, p), jnp.asarray(jnp.inf, x.dtype), jnp.zeros((), jnp.int32)
+
+    As = A / d[None, :]
+    rown = jnp.sqrt(jnp.stack([_dot(As[i], As[i]) for i in range(m)]))
+    rows = As / jnp.where(rown > 0.0, rown, 1.0)[:, None]
+    c = _matvec(A, x) - b
+    absAx = _matvec(jnp.abs(A), jnp.abs(x))
+    active = (c <= ACTIVE_TOL * (1.0 + jnp.abs(b) + absAx)) & (rown > 0.0)
+
+    cand = active
+    for _ in range(m):                               # release the most negative multiplier, one at a time
+        q, r, kept = _gram_schmidt(rows, cand)
+        lam = _multipliers(q, r, kept, gs)
+        lam = jnp.where(kept, lam, jnp.inf)
+        worst = jnp.argmin(lam)
+        cand = cand & ~((jnp.arange(m) == worst) & (lam[worst] < 0.0))
+    q, r, working = _gram_schmidt(rows, cand)
+    ps = _face_newton(Hs, gs, q)
+    for _ in range(n):                               # a released row that p runs into goes back in
+        ap = _matvec(rows, ps)
+        into = active & ~working & (ap < -DEPENDENT_TOL * jnp.sqrt(_dot(ps, ps)))
+        pick = jnp.argmin(jnp.where(into, ap, jnp.inf))
+        add = into[pick]
+        working2 = working | ((jnp.arange(m) == pick) & add)
+        q2, _, working2 = _gram_schmidt(rows, working2)
+        ps2 = _face_newton(Hs, gs, q2)
+        working, ps = jnp.where(add, working2, working), jnp.where(add, ps2, ps)
+    p = ps / d
+    ap = _matvec(A, p)
+    # Rows with a·p ≈ 0 (dependent on the working set, up to round-off) do not limit the step.
+    limits = (~working) & (_matvec(rows, ps) < -DEPENDENT_TOL * jnp.sqrt(_dot(ps, ps))) & (ap < 0.0)
+    steps = jnp.where(limits, jnp.maximum(c, 0.0) / jnp.where(limits, -ap, 1.0), jnp.inf)
+    block = jnp.argmin(steps).astype(jnp.int32)
+    return working, p, _dot(g, p), steps[block], block
+
+
+def _feasible(x, A, b):
+    """Cyclic projection onto the violated half-spaces a_i·x ≥ b_i (a feasible x is returned unchanged)."""
+    for _ in range(PROJECTION_SWEEPS):
+        for i in range(b.shape[0]):
+            aa = _dot(A[i], A[i])
+            short = jnp.maximum(b[i] - _dot(A[i], x), 0.0)
+            x = x + A[i] * jnp.where(aa > 0.0, short / jnp.where(aa > 0.0, aa, 1.0), 0.0)
+    return x
+
+
+def _trial(x, p, alpha, hits, block, A, b):
+    """x + α p; at the blocking constraint, projected onto its hyperplane so that it is met exactly."""
+    xt = x + alpha * p
+    if b.shape[0] == 0:
+        return xt
+    a = A[block]
+    aa = _dot(a, a)
+    onto = xt + a * ((b[block] - _dot(a, xt)) / jnp.where(aa > 0.0, aa, 1.0))
+    return jnp.where(hits, onto, xt)
+
+
+def _step(opts: ActiveSetNewton, fun, prob: Problem, s: State) -> State:
+    A, b = prob.A, prob.b
+    if not opts.constrained:
+        A, b = A[:0], b[:0]
+    start = s.starting
+    x_eval = jnp.where(start, _feasible(s.x, A, b), s.xt)
+    f_t, g_t, H_t = value_grad_hess(fun, x_eval, prob.args)
+    finite = jnp.isfinite(f_t) & jnp.all(jnp.isfinite(g_t)) & jnp.all(jnp.isfinite(H_t))
+    armijo = f_t <= s.f + ARMIJO_C * s.alpha * s.slope
+    accept = finite & (start | armijo)
+
+    # The new iterate (on acceptance) and everything about it.
+    x_n = jnp.where(accept, x_eval, s.x)
+    f_n = jnp.where(accept, f_t, s.f)
+    g_n = jnp.where(accept, g_t, s.g)
+    H_n = jnp.where(accept, H_t, s.H)
+    working, p, slope, amax, block = _direction(x_n, g_n, H_n, A, b)
+    alpha0 = jnp.minimum(1.0, amax)
+    hits0 = amax <= 1.0
+
+    # A rejected trial: a shorter step along the same p (safeguarded quadratic interpolation).
+    curv = f_t - s.f - s.slope * s.alpha
+    shrink = jnp.where(finite & (curv > 0.0), -s.slope * s.alpha / (2.0 * jnp.where(curv > 0.0, curv, 1.0)), SHRINK_MAX)
+    alpha_bt = s.alpha * jnp.clip(shrink, SHRINK_MIN, SHRINK_MAX)
+    xt_bt = s.x + alpha_bt * s.p
+    n_bt = s.n_bt + 1
+    # No trial point lowers f: the search ran out, its next point is x itself, or an accepted step
+    # did not move (a zero step along p).
+    exhausted = (~accept & ~start & ((n_bt >= MAX_BACKTRACKS) | jnp.all(xt_bt == s.x))) | \
+        (accept & ~start & jnp.all(x_eval == s.x))
+    restart = exhausted & ~prob.converge              # benchmarks: keep going from x until max_iter
+
+    iters = s.iters + jnp.where((accept & ~start & ~exhausted) | restart, 1, 0)
+    dec = -slope
+    converged_here = accept & ~exhausted & prob.converge & ((f_n <= opts.f_floor) | (dec <= opts.dec_tol * f_n))
+    settled = (s.f <= opts.f_zero) | (-s.slope <= opts.stall_tol * s.f)
+    status = jnp.select(
+        [start & ~finite, converged_here, exhausted & prob.converge & settled, exhausted & prob.converge,
+         (accept | restart) & (iters >= prob.max_iter)],
+        [Status.NOT_FINITE, Status.CONVERGED, Status.CONVERGED, Status.LINE_SEARCH_ERROR, Status.MAX_ITERATIONS],
+        Status.RUNNING).astype(jnp.int32)
+
+    new_search = accept | restart
+    alpha = jnp.where(new_search, alpha0, alpha_bt)
+    hits = new_search & hits0
+    xt = jnp.where(new_search, _trial(x_n, p, alpha0, hits0, block, A, b), xt_bt)
+    keep = lambda new, old: jnp.where(new_search, new, old)   # noqa: E731
+    return State(
+        x=jnp.where(start & ~finite, s.x, x_n), f=jnp.where(start, f_t, f_n), g=g_n, H=H_n, p=keep(p, s.p),
+        slope=keep(slope, s.slope), alpha=alpha, amax=keep(amax, s.amax), block=keep(block, s.block), hits=hits,
+        xt=xt, n_bt=jnp.where(new_search, 0, n_bt), working=keep(working, s.working), iters=iters,
+        f_count=s.f_count + 1, g_count=s.g_count + 1, h_count=s.h_count + 1, starting=jnp.asarray(False),
+        status=status)
