@@ -16,6 +16,8 @@ import argparse
 import json
 import os
 import platform
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -69,6 +71,18 @@ def load_points(path: Path) -> dict:
     return points
 
 
+def merge_rg(doc, points, new_doc, new_points):
+    """Add or replace ``new_doc``'s configurations in ``doc`` (and their per-point arrays), in
+    study_configs order."""
+    new_names = set(new_doc["configs"]) | set(new_doc["skipped"]) | set(new_doc.get("errors", {}))
+    for key in ("configs", "skipped", "errors"):
+        stored = {k: v for k, v in doc.get(key, {}).items() if k not in new_names}
+        stored.update(new_doc.get(key, {}))
+        order = [c.name for c in study_configs.CONFIGS]
+        doc[key] = dict(sorted(stored.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
+    points.update({k: v for k, v in new_points.items() if k[0] != "truth" or k not in points})
+
+
 def quick_indices(every: int) -> dict:
     """Every ``every``-th point of each grid plus the paper's Fig. 2, 3 and 4 points."""
     special = {"RG": [study_failures.grid_index(*study_failures.FIG2), study_failures.grid_index(*study_failures.FIG4)],
@@ -93,6 +107,10 @@ def main(argv=None):
     parser.add_argument("--quick", type=int, default=None, help="every K-th grid point only (smoke run)")
     parser.add_argument("--map-n", type=int, default=100, help="χ² map points per dimension (default 100)")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--jobs", type=int, default=1, choices=(1, 2),
+                        help="rg_dmg: 2 runs the second half of the configurations in a second process")
+    parser.add_argument("--merge", nargs="*", type=Path,
+                        help="folders with rg_dmg results of other runs (same --quick) to merge into --out first")
     parser.add_argument("--update", action="store_true",
                         help="rg_dmg: add or replace the given --configs in the stored results, keep the rest")
     parser.add_argument("--no-cache", action="store_true",
@@ -121,22 +139,43 @@ def main(argv=None):
 
     doc_rg = json.loads((out / "rg_dmg.json").read_text()) if (out / "rg_dmg.json").exists() else None
     points = load_points(out / "rg_dmg_points.npz")
+    for other in args.merge or []:   # rg_dmg results of another run (e.g. a second process) into these
+        other_doc = json.loads((other / "rg_dmg.json").read_text())
+        if doc_rg is None or other_doc.get("quick_every") != doc_rg.get("quick_every"):
+            parser.error(f"--merge {other}: needs stored results here with the same --quick")
+        merge_rg(doc_rg, points, other_doc, load_points(other / "rg_dmg_points.npz"))
+        write_json(out / "rg_dmg.json", doc_rg)
+        (out / "rg_dmg.md").write_text(study_rg_dmg.markdown_table(doc_rg))
+        save_points(out / "rg_dmg_points.npz", points)
+        run_doc.setdefault("merged_runs", []).append(dict(folder=str(other), run=json.loads(
+            (other / "run.json").read_text()) if (other / "run.json").exists() else None))
     if "rg_dmg" in parts:
         t0 = time.perf_counter()
-        new_doc, new_points = study_rg_dmg.run(args.configs, indices=indices, warmup=args.warmup)
+        names = args.configs or [c.name for c in study_configs.CONFIGS]
+        child = None
+        if args.jobs == 2 and len(names) > 1:   # the second half in a second process, merged below
+            half = names[(len(names) + 1) // 2:]
+            names = names[:(len(names) + 1) // 2]
+            child_out = out / "_second_process"
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--parts", "rg_dmg", "--out", str(child_out),
+                   "--configs", *half] + (["--quick", str(args.quick)] if args.quick else []) \
+                + (["--no-cache"] if args.no_cache else []) + (["--warmup"] if args.warmup else [])
+            child = subprocess.Popen(cmd)
+        new_doc, new_points = study_rg_dmg.run(names, indices=indices, warmup=args.warmup)
         new_doc["quick_every"] = args.quick
         if args.update and doc_rg is not None:   # add/replace these configurations, keep the others
             if doc_rg.get("quick_every") != args.quick:
                 parser.error("--update needs the same --quick as the stored results")
-            for key in ("configs", "skipped", "errors"):
-                stored = doc_rg.setdefault(key, {})
-                for name in list(stored):
-                    if name in new_doc["configs"] or name in new_doc["skipped"] or name in new_doc.get("errors", {}):
-                        stored.pop(name)
-                stored.update(new_doc.get(key, {}))
-            points.update(new_points)
+            merge_rg(doc_rg, points, new_doc, new_points)
         else:
             doc_rg, points = new_doc, new_points
+        if child is not None:
+            if child.wait() != 0:
+                raise RuntimeError(f"the second rg_dmg process failed (rc {child.returncode})")
+            merge_rg(doc_rg, points, json.loads((child_out / "rg_dmg.json").read_text()),
+                     load_points(child_out / "rg_dmg_points.npz"))
+            run_doc["second_process"] = json.loads((child_out / "run.json").read_text())
+            shutil.rmtree(child_out)
         write_json(out / "rg_dmg.json", doc_rg)
         (out / "rg_dmg.md").write_text(study_rg_dmg.markdown_table(doc_rg))
         save_points(out / "rg_dmg_points.npz", points)
