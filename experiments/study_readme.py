@@ -205,7 +205,9 @@ def render(out: Path) -> str:
         lines += [f"Last command: `{run.get('command', '')}`; time per part (s): "
                   + ", ".join(f"{k} {v:.0f}" for k, v in secs.items())
                   + f" (total {sum(secs.values()):.0f} s wall, {run.get('total_cpu_seconds_this_command', float('nan')):.0f} s "
-                  f"CPU); {env['cpu_count']} CPU cores, load average {env['load_average'][0]:.2f} at the start and "
+                  f"CPU" + (f" plus {run['second_process'].get('total_cpu_seconds_this_command', float('nan')):.0f} s CPU "
+                            f"in the second rg_dmg process (--jobs 2)" if run.get("second_process") else "")
+                  + f"); {env['cpu_count']} CPU cores, load average {env['load_average'][0]:.2f} at the start and "
                   f"{run.get('load_average_at_end', [float('nan')])[0]:.2f} at the end (the machine is shared), "
                   f"jax {env['jax']}, {env['device']}; persistent compilation cache: "
                   + ("off" if not run.get("compilation_cache") else
