@@ -132,6 +132,11 @@ def main(argv=None):
     indices = None if not args.quick else quick_indices(args.quick)
     run_doc_path = out / "run.json"
     run_doc = json.loads(run_doc_path.read_text()) if run_doc_path.exists() else {}
+    if parts != ("readme",) and run_doc.get("command"):
+        run_doc.setdefault("earlier_commands", []).append(
+            {k: run_doc.get(k) for k in ("command", "part_seconds", "total_seconds_this_command",
+                                         "total_cpu_seconds_this_command", "load_average_at_end")})
+        run_doc["part_seconds"] = {}
     run_doc.update(environment=environment(), quick_every=args.quick, command=" ".join(sys.argv),
                    compilation_cache=None if cache is None else dict(folder=cache, files_at_start=cache_files))
     run_doc.setdefault("part_seconds", {})
@@ -206,10 +211,14 @@ def main(argv=None):
             study_plots.map_slices(name, ticks, chi2, params, through, markers, levels, out / f"map_{name}.png")
         write_json(out / "maps.json", doc_maps)
         run_doc["part_seconds"]["map_space"] = time.perf_counter() - t0
-    run_doc["total_seconds_this_command"] = time.perf_counter() - t_all
-    run_doc["total_cpu_seconds_this_command"] = time.process_time() - c_all
-    run_doc["load_average_at_end"] = list(os.getloadavg())
-    write_json(run_doc_path, run_doc)
+    if parts != ("readme",):   # a README-only run leaves the record of the run that produced the results
+        run_doc["total_seconds_this_command"] = time.perf_counter() - t_all
+        run_doc["total_cpu_seconds_this_command"] = time.process_time() - c_all
+        run_doc["load_average_at_end"] = list(os.getloadavg())
+        write_json(run_doc_path, run_doc)
+    else:
+        run_doc = json.loads(run_doc_path.read_text()) if run_doc_path.exists() else {"part_seconds": {}}
+        run_doc["total_seconds_this_command"] = time.perf_counter() - t_all
     if "readme" in parts:
         (out / "README.md").write_text(study_readme.render(out))
     print(json.dumps(jsonable(dict(parts=parts, part_seconds=run_doc["part_seconds"],

@@ -213,6 +213,9 @@ def render(out: Path) -> str:
                   + ("off" if not run.get("compilation_cache") else
                      f"on, {run['compilation_cache']['files_at_start']} files in it at the start")
                   + ".", ""]
+        for earlier in run.get("earlier_commands", []):
+            lines += [f"Earlier command on these results: `{earlier.get('command')}`; time per part (s): "
+                      + ", ".join(f"{k} {v:.0f}" for k, v in (earlier.get("part_seconds") or {}).items()) + ".", ""]
     if rg:
         lines += _rg_section(rg, figs)
     if fail:
