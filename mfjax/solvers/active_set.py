@@ -55,6 +55,7 @@ MAX_BACKTRACKS = 40
 ACTIVE_TOL = 1e-12                      # c_i ≤ ACTIVE_TOL·(1 + |b_i| + Σ|a_ij x_j|): constraint i is active
 SCALE_FLOOR = 1e-20                     # Jacobi scaling: |H_ii| floored at SCALE_FLOOR·max |H_kk|
 DEPENDENT_TOL = 1e-10                   # Gram–Schmidt: a row is dependent below this relative norm
+FLOOR_RATIO = 0.5                       # below f_zero, an accepted step that does not halve χ² ends the run
 PROJECTION_SWEEPS = 3                   # cyclic projection sweeps for an infeasible start
 
 
@@ -67,6 +68,11 @@ class ActiveSetNewton:
     f_zero: float = 1e-20
     stall_tol: float = 1e-8
     constrained: bool = True
+    boundary_fraction: float = 0.995
+    start_inset: float = 0.01
+    escape_inset: float = 0.1
+    max_escapes: int = 3
+    direction: str = "gmw"
 
     def init(self, fun, prob: Problem) -> "State":
         x0 = prob.x0
@@ -74,7 +80,7 @@ class ActiveSetNewton:
         zero, zf = jnp.zeros((), jnp.int32), jnp.zeros((), x0.dtype)
         return State(x=x0, f=zf, g=jnp.zeros_like(x0), H=jnp.zeros((n, n), x0.dtype), p=jnp.zeros_like(x0),
                      slope=zf, alpha=zf, amax=zf, block=zero, hits=jnp.asarray(False), xt=x0, n_bt=zero,
-                     working=jnp.zeros((m,), bool), iters=zero, f_count=zero, g_count=zero, h_count=zero,
+                     working=jnp.zeros((m,), bool), escapes=zero, best_x=x0, best_f=zf + jnp.inf, iters=zero, f_count=zero, g_count=zero, h_count=zero,
                      starting=jnp.asarray(True), status=zero + Status.RUNNING)
 
     def step(self, fun, prob: Problem, state: "State") -> "State":
@@ -95,6 +101,9 @@ class State(NamedTuple):
     xt: Any         # trial point (evaluated by the next step)
     n_bt: Any       # trials rejected in this line search
     working: Any    # (m,) working set at x (for the user's inspection; recomputed every iteration)
+    escapes: Any    # restarts from a degenerate corner so far
+    best_x: Any     # lowest χ² point accepted so far (returned if an escape ends higher)
+    best_f: Any
     iters: Any
     f_count: Any
     g_count: Any
@@ -148,7 +157,7 @@ def _multipliers(q, r, kept, g):
     return jnp.stack(lam)
 
 
-def _face_newton(Hs, gs, q):
+def _face_newton(Hs, gs, q, mode):
     """The Newton direction on the null space of the orthonormal rows q (scaled coordinates)."""
     n = gs.shape[0]
     P = jnp.eye(n, dtype=gs.dtype)
@@ -157,11 +166,17 @@ def _face_newton(Hs, gs, q):
     PH = jnp.stack([jnp.stack([_dot(P[i], Hs[:, j]) for j in range(n)]) for i in range(n)])
     PHP = jnp.stack([jnp.stack([_dot(PH[i], P[:, j]) for j in range(n)]) for i in range(n)])
     M = PHP + jnp.eye(n, dtype=gs.dtype) - P
-    ps = gmw.gmw_direction(M, _matvec(P, gs))
+    if mode == "abs_eig":        # |λ|-modified Newton (negative curvature turned into descent)
+        lam, V = jnp.linalg.eigh(0.5 * (M + M.T))
+        top = jnp.max(jnp.abs(lam))
+        lam = jnp.maximum(jnp.abs(lam), 1e-16 * jnp.maximum(top, 1e-300))
+        ps = -(V @ ((V.T @ _matvec(P, gs)) / lam))
+    else:
+        ps = gmw.gmw_direction(M, _matvec(P, gs))
     return _matvec(P, ps)
 
 
-def _direction(x, g, H, A, b):
+def _direction(x, g, H, A, b, mode):
     """Working set, direction, slope and ratio test at x (see the module docstring)."""
     n, m = x.shape[0], b.shape[0]
     hd = jnp.abs(jnp.stack([H[i, i] for i in range(n)]))
@@ -172,16 +187,18 @@ def _direction(x, g, H, A, b):
     gs = g / d
     Hs = H / (d[:, None] * d[None, :])
     if m == 0:
-        ps = _face_newton(Hs, gs, [])
+        ps = _face_newton(Hs, gs, [], mode)
         p = ps / d
-        return jnp.zeros((0,), bool), p, _dot(g, p), jnp.asarray(jnp.inf, x.dtype), jnp.zeros((), jnp.int32)
+        inf, zero = jnp.asarray(jnp.inf, x.dtype), jnp.zeros((), x.dtype)
+        return jnp.zeros((0,), bool), p, _dot(g, p), inf, jnp.zeros((), jnp.int32), zero, zero, jnp.asarray(False)
 
     As = A / d[None, :]
     rown = jnp.sqrt(jnp.stack([_dot(As[i], As[i]) for i in range(m)]))
     rows = As / jnp.where(rown > 0.0, rown, 1.0)[:, None]
     c = _matvec(A, x) - b
     absAx = _matvec(jnp.abs(A), jnp.abs(x))
-    active = (c <= ACTIVE_TOL * (1.0 + jnp.abs(b) + absAx)) & (rown > 0.0)
+    tol = ACTIVE_TOL * (1.0 + jnp.abs(b) + absAx)
+    active = (c <= tol) & (rown > 0.0)
 
     cand = active
     for _ in range(m):                               # release the most negative multiplier, one at a time
@@ -191,7 +208,7 @@ def _direction(x, g, H, A, b):
         worst = jnp.argmin(lam)
         cand = cand & ~((jnp.arange(m) == worst) & (lam[worst] < 0.0))
     q, r, working = _gram_schmidt(rows, cand)
-    ps = _face_newton(Hs, gs, q)
+    ps = _face_newton(Hs, gs, q, mode)
     for _ in range(n):                               # a released row that p runs into goes back in
         ap = _matvec(rows, ps)
         into = active & ~working & (ap < -DEPENDENT_TOL * jnp.sqrt(_dot(ps, ps)))
@@ -199,15 +216,20 @@ def _direction(x, g, H, A, b):
         add = into[pick]
         working2 = working | ((jnp.arange(m) == pick) & add)
         q2, _, working2 = _gram_schmidt(rows, working2)
-        ps2 = _face_newton(Hs, gs, q2)
+        ps2 = _face_newton(Hs, gs, q2, mode)
         working, ps = jnp.where(add, working2, working), jnp.where(add, ps2, ps)
+        q = [jnp.where(add, a2, a1) for a1, a2 in zip(q, q2)]
+    q2_final = q
     p = ps / d
     ap = _matvec(A, p)
     # Rows with a·p ≈ 0 (dependent on the working set, up to round-off) do not limit the step.
     limits = (~working) & (_matvec(rows, ps) < -DEPENDENT_TOL * jnp.sqrt(_dot(ps, ps))) & (ap < 0.0)
     steps = jnp.where(limits, jnp.maximum(c, 0.0) / jnp.where(limits, -ap, 1.0), jnp.inf)
     block = jnp.argmin(steps).astype(jnp.int32)
-    return working, p, _dot(g, p), steps[block], block
+    # A degenerate corner: a free parameter on which χ² no longer depends (zero curvature), e.g. τe at S2 = 1.
+    free = jnp.stack([1.0 - sum(qi[j] ** 2 for qi in q2_final) for j in range(n)]) > 0.5
+    degenerate = jnp.any(working) & jnp.any(free & (hd <= SCALE_FLOOR * hmax))
+    return working, p, _dot(g, p), steps[block], block, c[block], tol[block], degenerate
 
 
 def _feasible(x, A, b):
@@ -218,6 +240,27 @@ def _feasible(x, A, b):
             short = jnp.maximum(b[i] - _dot(A[i], x), 0.0)
             x = x + A[i] * jnp.where(aa > 0.0, short / jnp.where(aa > 0.0, aa, 1.0), 0.0)
     return x
+
+
+def _inset(x, A, b, inset):
+    """A start on the boundary moved inside: along the normal of every constraint active at x, by
+    ``inset`` of the room there (the distance to the nearest other constraint along that normal, or
+    1 + |b_i| where nothing limits it), then made feasible again."""
+    m = b.shape[0]
+    if m == 0:
+        return x
+    c = _matvec(A, x) - b
+    tol = ACTIVE_TOL * (1.0 + jnp.abs(b) + _matvec(jnp.abs(A), jnp.abs(x)))
+    move = jnp.zeros_like(x)
+    for i in range(m):
+        aa = _dot(A[i], A[i])
+        u = A[i] / jnp.where(aa > 0.0, jnp.sqrt(aa), 1.0)
+        au = _matvec(A, u)
+        room = jnp.where((au < -DEPENDENT_TOL) & (c > tol), jnp.maximum(c, 0.0) / jnp.where(au < 0.0, -au, 1.0), jnp.inf)
+        room = jnp.min(room)
+        room = jnp.where(jnp.isfinite(room), room, 1.0 + jnp.abs(b[i]))
+        move = move + jnp.where((c[i] <= tol[i]) & (aa > 0.0), inset * room, 0.0) * u
+    return _feasible(x + move, A, b)
 
 
 def _trial(x, p, alpha, hits, block, A, b):
@@ -236,7 +279,8 @@ def _step(opts: ActiveSetNewton, fun, prob: Problem, s: State) -> State:
     if not opts.constrained:
         A, b = A[:0], b[:0]
     start = s.starting
-    x_eval = jnp.where(start, _feasible(s.x, A, b), s.xt)
+    inset = jnp.where(s.escapes > 0, opts.escape_inset, opts.start_inset)
+    x_eval = jnp.where(start, _inset(_feasible(s.x, A, b), A, b, inset), s.xt)
     f_t, g_t, H_t = value_grad_hess(fun, x_eval, prob.args)
     finite = jnp.isfinite(f_t) & jnp.all(jnp.isfinite(g_t)) & jnp.all(jnp.isfinite(H_t))
     armijo = f_t <= s.f + ARMIJO_C * s.alpha * s.slope
@@ -247,9 +291,12 @@ def _step(opts: ActiveSetNewton, fun, prob: Problem, s: State) -> State:
     f_n = jnp.where(accept, f_t, s.f)
     g_n = jnp.where(accept, g_t, s.g)
     H_n = jnp.where(accept, H_t, s.H)
-    working, p, slope, amax, block = _direction(x_n, g_n, H_n, A, b)
-    alpha0 = jnp.minimum(1.0, amax)
-    hits0 = amax <= 1.0
+    working, p, slope, amax, block, c_block, tol_block, degenerate = _direction(x_n, g_n, H_n, A, b, opts.direction)
+    # A step that a constraint blocks stops at boundary_fraction of the way, unless what would be left
+    # is within the activity tolerance: then it lands on the constraint (see the module docstring).
+    land = c_block * (1.0 - opts.boundary_fraction) <= tol_block
+    alpha0 = jnp.minimum(1.0, jnp.where(land, amax, opts.boundary_fraction * amax))
+    hits0 = (amax <= 1.0) & land
 
     # A rejected trial: a shorter step along the same p (safeguarded quadratic interpolation).
     curv = f_t - s.f - s.slope * s.alpha
@@ -265,13 +312,21 @@ def _step(opts: ActiveSetNewton, fun, prob: Problem, s: State) -> State:
 
     iters = s.iters + jnp.where((accept & ~start & ~exhausted) | restart, 1, 0)
     dec = -slope
-    converged_here = accept & ~exhausted & prob.converge & ((f_n <= opts.f_floor) | (dec <= opts.dec_tol * f_n))
+    floor = (f_n <= opts.f_zero) & (f_n > FLOOR_RATIO * s.f) & ~start     # χ² ≈ 0 and no longer falling fast
+    converged_here = accept & ~exhausted & prob.converge & ((f_n <= opts.f_floor) | (dec <= opts.dec_tol * f_n) | floor)
     settled = (s.f <= opts.f_zero) | (-s.slope <= opts.stall_tol * s.f)
+    # Converged on a degenerate corner with χ² > f_zero: restart from a point moved inside (escape).
+    escape = (converged_here | (exhausted & prob.converge & settled)) & (f_n > opts.f_zero) & degenerate & \
+        (s.escapes < opts.max_escapes)
     status = jnp.select(
-        [start & ~finite, converged_here, exhausted & prob.converge & settled, exhausted & prob.converge,
+        [start & ~finite, escape, converged_here, exhausted & prob.converge & settled, exhausted & prob.converge,
          (accept | restart) & (iters >= prob.max_iter)],
-        [Status.NOT_FINITE, Status.CONVERGED, Status.CONVERGED, Status.LINE_SEARCH_ERROR, Status.MAX_ITERATIONS],
-        Status.RUNNING).astype(jnp.int32)
+        [Status.NOT_FINITE, Status.RUNNING, Status.CONVERGED, Status.CONVERGED, Status.LINE_SEARCH_ERROR,
+         Status.MAX_ITERATIONS], Status.RUNNING).astype(jnp.int32)
+    better = accept & (f_n < s.best_f)
+    best_x, best_f = jnp.where(better, x_n, s.best_x), jnp.where(better, f_n, s.best_f)
+    done = status != Status.RUNNING
+    back = done & (best_f < f_n)                  # an escape that ended higher: return the best point
 
     new_search = accept | restart
     alpha = jnp.where(new_search, alpha0, alpha_bt)
@@ -279,8 +334,10 @@ def _step(opts: ActiveSetNewton, fun, prob: Problem, s: State) -> State:
     xt = jnp.where(new_search, _trial(x_n, p, alpha0, hits0, block, A, b), xt_bt)
     keep = lambda new, old: jnp.where(new_search, new, old)   # noqa: E731
     return State(
-        x=jnp.where(start & ~finite, s.x, x_n), f=jnp.where(start, f_t, f_n), g=g_n, H=H_n, p=keep(p, s.p),
+        x=jnp.where(back, best_x, jnp.where(start & ~finite, s.x, x_n)),
+        f=jnp.where(back, best_f, jnp.where(start, f_t, f_n)), g=g_n, H=H_n, p=keep(p, s.p),
         slope=keep(slope, s.slope), alpha=alpha, amax=keep(amax, s.amax), block=keep(block, s.block), hits=hits,
-        xt=xt, n_bt=jnp.where(new_search, 0, n_bt), working=keep(working, s.working), iters=iters,
-        f_count=s.f_count + 1, g_count=s.g_count + 1, h_count=s.h_count + 1, starting=jnp.asarray(False),
+        xt=xt, n_bt=jnp.where(new_search, 0, n_bt), working=keep(working, s.working),
+        escapes=s.escapes + jnp.where(escape, 1, 0), best_x=best_x, best_f=best_f, iters=iters,
+        f_count=s.f_count + 1, g_count=s.g_count + 1, h_count=s.h_count + 1, starting=escape,
         status=status)
