@@ -166,7 +166,13 @@ def main(argv=None):
                    "--configs", *half] + (["--quick", str(args.quick)] if args.quick else []) \
                 + (["--no-cache"] if args.no_cache else []) + (["--warmup"] if args.warmup else [])
             child = subprocess.Popen(cmd)
-        new_doc, new_points = study_rg_dmg.run(names, indices=indices, warmup=args.warmup)
+        def save_partial(doc, pts):   # what is done so far survives an interrupted run
+            partial = out / "_partial"
+            partial.mkdir(exist_ok=True)
+            write_json(partial / "rg_dmg.json", dict(doc, quick_every=args.quick, partial=True))
+            save_points(partial / "rg_dmg_points.npz", pts)
+
+        new_doc, new_points = study_rg_dmg.run(names, indices=indices, warmup=args.warmup, after_each=save_partial)
         new_doc["quick_every"] = args.quick
         if args.update and doc_rg is not None:   # add/replace these configurations, keep the others
             if doc_rg.get("quick_every") != args.quick:
@@ -181,6 +187,7 @@ def main(argv=None):
                      load_points(child_out / "rg_dmg_points.npz"))
             run_doc["second_process"] = json.loads((child_out / "run.json").read_text())
             shutil.rmtree(child_out)
+        shutil.rmtree(out / "_partial", ignore_errors=True)
         write_json(out / "rg_dmg.json", doc_rg)
         (out / "rg_dmg.md").write_text(study_rg_dmg.markdown_table(doc_rg))
         save_points(out / "rg_dmg_points.npz", points)

@@ -248,8 +248,9 @@ def evaluate_config(config, grid, truth_info, indices=None, warmup=False):
     return summary, points
 
 
-def run(config_names=None, grids=("RG", "DMG"), indices=None, warmup=False):
-    """The whole part: returns (doc, points) where points[(config, grid)] holds per-point arrays."""
+def run(config_names=None, grids=("RG", "DMG"), indices=None, warmup=False, after_each=None):
+    """The whole part: returns (doc, points) where points[(config, grid)] holds per-point arrays.
+    ``after_each(doc, points)`` is called after every configuration (e.g. to save what is done)."""
     configs = [study_configs.BY_NAME[n] for n in config_names] if config_names else study_configs.CONFIGS
     doc = dict(rules=RULES, configs={}, skipped={}, grids={})
     points = {}
@@ -286,6 +287,8 @@ def run(config_names=None, grids=("RG", "DMG"), indices=None, warmup=False):
             points[(config.name, grid)] = pts
             log(f"[rg_dmg] {config.name} {grid}: {summary['n_recovered']}/{summary['n_points']} recovered, "
                 f"{summary['wall_s']:.1f} s; {summary['classes']}")
+        if after_each is not None:
+            after_each(doc, points)
     return doc, points
 
 
