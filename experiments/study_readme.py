@@ -111,7 +111,7 @@ def _failures_section(doc) -> list[str]:
     for name, ep in dlm:
         lines.append(f"- Paper: Dasha's Levenberg–Marquardt fails on this point (singular matrix or its constraint "
                      f"algorithm). Here {name} ends with status {ep['status']} at χ² {ep['chi2']:.4g}: "
-                     + ("reproduced." if ep["chi2"] >= 1e-20 else "not reproduced.")))
+                     + ("reproduced." if ep["chi2"] >= 1e-20 else "not reproduced."))
     lines.append("")
     low = doc["low_precision"]
     lines.append(f"**Low precision (Fig. 3 point, DMG index {low['grid_index']}; true minimum χ² {low['truth_chi2']:.3g}).** "
