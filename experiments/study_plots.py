@@ -45,8 +45,9 @@ def difference_surfaces(points: dict, path: Path) -> list[str]:
     for row, (grid, spec) in enumerate(SLICES.items()):
         _, truth, _, _ = rg.load_grid(grid)
         sel = np.isclose(truth[spec["fixed"][0]], spec["fixed"][1], rtol=1e-12, atol=0)
-        xi = np.searchsorted(spec["x"][1], truth[spec["x"][0]][sel] * (1e12 if spec["x"][0] in ("te", "ts") else 1))
-        yi = np.searchsorted(spec["y"][1], truth[spec["y"][0]][sel])
+        nearest = lambda axis, v: np.abs(np.asarray(axis)[None, :] - v[:, None]).argmin(axis=1)
+        xi = nearest(spec["x"][1], truth[spec["x"][0]][sel] * (1e12 if spec["x"][0] in ("te", "ts") else 1))
+        yi = nearest(spec["y"][1], truth[spec["y"][0]][sel])
         for col, config in enumerate(configs):
             ax = fig.add_subplot(2, len(configs), row * len(configs) + col + 1, projection="3d")
             pts = points.get((config.name, grid))
