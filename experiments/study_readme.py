@@ -74,6 +74,13 @@ def _rg_section(doc, figs) -> list[str]:
                         f"Not reproduced as stated: relax is {best - relax_total} points behind "
                         f"(rg_dmg.md)." if relax_total is not None else ""))
         lines.append("")
+    import study_configs   # the table the study runs (experiments/study_configs.py)
+
+    missing = [c.name for c in study_configs.CONFIGS
+               if c.name not in configs and c.name not in doc["skipped"] and c.name not in doc.get("errors", {})]
+    if missing:
+        lines += [f"Configurations of the table with no results here (the run was stopped before they finished): "
+                  f"{', '.join(missing)}.", ""]
     if doc.get("errors"):
         lines += ["Configurations that raised an error while running (not counted):", ""]
         lines += [f"- {k}: {v}" for k, v in doc["errors"].items()]
