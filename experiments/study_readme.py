@@ -227,6 +227,14 @@ def render(out: Path) -> str:
                   + ("off" if not run.get("compilation_cache") else
                      f"on, {run['compilation_cache']['files_at_start']} files in it at the start")
                   + ".", ""]
+        for merged in run.get("merged_runs", []):
+            m = merged.get("run") or {}
+            lines += [f"Merged rg_dmg results from `{m.get('command', merged['folder'])}`: time per part (s): "
+                      + ", ".join(f"{k} {v:.0f}" for k, v in (m.get("part_seconds") or {}).items())
+                      + f", {m.get('total_cpu_seconds_this_command', float('nan')):.0f} s CPU.", ""]
+        if rg and rg.get("partial"):
+            lines += ["**The main rg_dmg run was stopped before it finished** (saved after each configuration); "
+                      "its per-configuration times are in the table (wall s, CPU s).", ""]
         for earlier in run.get("earlier_commands", []):
             lines += [f"Earlier command on these results: `{earlier.get('command')}`; time per part (s): "
                       + ", ".join(f"{k} {v:.0f}" for k, v in (earlier.get("part_seconds") or {}).items()) + ".", ""]
