@@ -130,6 +130,13 @@ def _failures_section(doc) -> list[str]:
                          f"{'yes' if ep['s2f_s2s_swapped'] else 'no'}; τs / true τs {ep['ts_over_true']:.3g}.")
         else:
             lines.append(f"- {name}: {ep}")
+    eps = {n: ep for n, ep in low["end_points"].items() if isinstance(ep, dict)}
+    stuck = [n for n, ep in eps.items() if ep["delta_chi2"] > 1e-6]
+    signs = [n for n in stuck if eps[n]["s2f_s2s_swapped"] and eps[n]["ts_over_true"] >= 10]
+    lines.append(f"- Stopped well above the minimum (χ² − minimum > 1e-6): {', '.join(stuck) or 'none'}; with the "
+                 f"paper's signs as well (S2f < S2s and τs ≥ 10× true): {', '.join(signs) or 'none'}. The paper's "
+                 f"Δχ² {PAPER['fig3_mf4_delta_chi2']} for Modelfree4 depends on its unpublished precision settings, "
+                 f"so its size is not expected to match.")
     lines.append("")
     lines.append("**Levenberg–Marquardt singular matrix (the paper's Table 2, regenerated).**")
     for name, entry in doc["singular_matrix"].items():
