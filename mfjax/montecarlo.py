@@ -85,6 +85,7 @@ def _normals(shape):
     return jax.jit(jax.vmap(one, in_axes=(None, 0)))
 
 
+@x64
 def replica_noise(seed: int, replicas, shape) -> np.ndarray:
     """Standard normals (len(replicas), *shape) of the given replica indices; each replica's draw
     depends only on (seed, replica index)."""
