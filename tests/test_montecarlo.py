@@ -83,12 +83,12 @@ def test_interrupted_run_resumes_bitwise(small, tmp_path):
 
 def test_direct_method_with_zero_fixed_sigma_refits_the_data(small):
     data, res = small
-    mc = mfjax.monte_carlo(data, res, n_sims=3, method="direct", distribution="fixed", sigma=0.0)
+    mc = mfjax.monte_carlo(data, res, n_sims=10, method="direct", distribution="fixed", sigma=0.0)
     for name in ("s2", "te", "rex"):
-        np.testing.assert_allclose(mc.samples[name], np.broadcast_to(res.params[name], (3, 3)), rtol=1e-9)
+        np.testing.assert_allclose(mc.samples[name], np.broadcast_to(res.params[name], (10, 3)), rtol=1e-9)
         assert np.all(mc.errors[name] < 1e-9 * np.abs(res.params[name]))
     with pytest.raises(ValueError, match="sigma"):
-        mfjax.monte_carlo(data, res, n_sims=3, distribution="fixed")
+        mfjax.monte_carlo(data, res, n_sims=10, distribution="fixed")
 
 
 def test_skipped_residues_and_elimination_counts():
@@ -96,11 +96,11 @@ def test_skipped_residues_and_elimination_counts():
     mask[1] = False
     data = _data(mask=mask)
     res = mfjax.fit(data, "m4", **KW)
-    mc = mfjax.monte_carlo(data, res, n_sims=30, seed=0, eliminate=True, start="grid")
+    mc = mfjax.monte_carlo(data, res, n_sims=15, seed=0, eliminate=True, start="grid")
     assert all(np.isnan(mc.errors[name][1]) for name in mc.errors)
-    assert np.all(mc.status[:, 1] == Status.SKIPPED_NO_DATA) and mc.n_fits_run == 30 * 2
+    assert np.all(mc.status[:, 1] == Status.SKIPPED_NO_DATA) and mc.n_fits_run == 15 * 2
     for i in (0, 2):
-        assert mc.selected[:, i].sum() + mc.n_eliminated[i] + mc.n_failed[i] == 30
+        assert mc.selected[:, i].sum() + mc.n_eliminated[i] + mc.n_failed[i] == 15
         assert np.isfinite(mc.errors["s2"][i]) and mc.errors["s2"][i] > 0
     # relax's rule: te ≥ 1.5·τm (15 ns) is eliminated; none of these replicas come near it
     assert mc.n_eliminated.sum() == 0
