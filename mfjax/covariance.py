@@ -10,7 +10,9 @@ Identifiability: the eigen-decomposition H = V·diag(λ)·Vᵀ of the scaled Hes
 λ ≤ 0). It is reported as the combination of parameters it moves, e.g. "0.71·s2f − 0.70·ts"
 (components ≥ 0.01 in size, the largest made positive; scaled coordinates). The covariance is then the
 pseudo-inverse over the determined directions only, and a parameter with a component of
-≥ UNDETERMINED_WEIGHT in an undetermined direction gets an infinite error.
+≥ UNDETERMINED_WEIGHT in an undetermined direction gets an infinite error. At a minimum on a
+constraint (S2 = 1, τe = 0, Rex = 0, ...) the curvature is that of the unconstrained χ²: the errors
+ignore the bound (Monte Carlo does not).
 """
 from __future__ import annotations
 

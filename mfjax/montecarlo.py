@@ -33,6 +33,7 @@ import numpy as np
 from mfjax import models, selection
 from mfjax._x64 import x64
 from mfjax.data import RelaxationData
+from mfjax.fit import fit
 from mfjax.objective import back_calc
 from mfjax.status import Status
 
@@ -138,8 +139,6 @@ def monte_carlo(data: RelaxationData, fit_result, n_sims=500, seed=0, start="fit
     (default: about 131,072 fits per chunk); resume_dir: folder for finished chunks (created);
     progress: called with (replicas done, n_sims) after each chunk.
     """
-    from mfjax.fit import fit
-
     n_sims, seed = int(n_sims), int(seed)
     if n_sims < 1:
         raise ValueError(f"n_sims must be >= 1, got {n_sims}")
@@ -189,7 +188,7 @@ def monte_carlo(data: RelaxationData, fit_result, n_sims=500, seed=0, start="fit
         hi = min(lo + chunk, n_sims)
         saved = store.load(lo, hi) if store else None
         if saved is None and n_a:
-            saved = _run_chunk(fit, data, model, fit_result, settings, rows, base, noise_sd, seed, lo, hi, start,
+            saved = _run_chunk(data, model, fit_result, settings, rows, base, noise_sd, seed, lo, hi, start,
                                names)
             n_fits_run += (hi - lo) * n_a
             if store:
@@ -221,7 +220,7 @@ def _sub(value, rows):
     return value if value is None or np.ndim(value) == 0 else np.asarray(value)[rows]
 
 
-def _run_chunk(fit, data, model, fit_result, settings, rows, base, noise_sd, seed, lo, hi, start, names):
+def _run_chunk(data, model, fit_result, settings, rows, base, noise_sd, seed, lo, hi, start, names):
     """Fit replicas lo..hi−1 of the active residues ``rows`` as one batch."""
     k, n_a = hi - lo, len(rows)
     z = replica_noise(seed, np.arange(lo, hi), (data.n_residues, data.experiment.n_measurements))[:, rows]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mfjax.fit import fit
 from mfjax.models import PARAMETERS, get_model
 from mfjax._x64 import x64
 from mfjax.status import Status
@@ -116,8 +117,6 @@ def select(data, models=tuple(f"m{i}" for i in range(10)), criterion="AIC", scop
     NOT_FINITE, its χ² is not finite, it is eliminated (``eliminate=True``: relax's rules, as the
     d'Auvergne protocol applies them) or the criterion is undefined (AICc with n ≤ k + 1).
     """
-    from mfjax.fit import fit
-
     if criterion not in CRITERIA:
         raise ValueError(f"unknown criterion {criterion!r}; use one of {CRITERIA}")
     if scope not in ("local", "global"):
