@@ -186,7 +186,8 @@ def _multistart(problem, model, x0, starts, start_kind, seed, grid_inc, grid_bou
         parts.append(points)
         grid_count[:] = int(np.prod(_grid_inc(grid_inc, model)))
     if n_random > 0:
-        parts.append(multistart.random_starts(n, lower, upper, Ac, bc, n_random, seed))
+        times = np.array([unit == "s" for unit in model.units])
+        parts.append(multistart.random_starts(n, lower, upper, Ac, bc, n_random, seed, log_axes=times))
     start = np.concatenate(parts, axis=1)                               # (n, starts, p)
     k = start.shape[1]
     args = {key: np.repeat(np.asarray(value), k, axis=0) for key, value in problem.args.items()}

@@ -2,8 +2,10 @@
 
 Starts: the best *distinct* grid points — grid points that are local minima of χ² along every grid
 axis (compared with their feasible neighbours), best first, topped up with the next best grid points
-when there are fewer local minima than starts — or uniform random points inside the grid bounds that
-satisfy A·x ≥ b (numpy ``default_rng(seed)``), or both. All starts are minimised as one batch (starts
+when there are fewer local minima than starts — or random points inside the grid bounds that satisfy
+A·x ≥ b (numpy ``default_rng(seed)``; uniform, except along ``log_axes`` — the time constants —
+log-uniform from max(lower, upper·1e-4) to upper, so that a 0–10 ns range is sampled down to 1 ps),
+or both. All starts are minimised as one batch (starts
 stacked along the problem axis); the lowest χ² is kept (ties: the first start).
 
 Double minima (d'Auvergne & Gooley 2008, Fig. 5): a residue is flagged when two starts that converged
@@ -25,6 +27,7 @@ from mfjax.status import Status
 CHI2_RTOL = 1e-6
 X_RTOL = 1e-3
 START_KINDS = ("grid", "random", "mixed")
+LOG_FLOOR = 1e-4          # log-uniform random starts reach down to upper·1e-4
 _RANDOM_TRIES = 64        # random candidates drawn per wanted start (the infeasible ones are dropped)
 
 
@@ -66,12 +69,17 @@ def grid_starts(fun, args, lower, upper, inc, A, b, k):
     return points[idx], f
 
 
-def random_starts(n_problems, lower, upper, A, b, k, seed):
-    """(N, k, n) uniform random starts inside [lower, upper] with A·x ≥ b (scaled coordinates)."""
+def random_starts(n_problems, lower, upper, A, b, k, seed, log_axes=None):
+    """(N, k, n) random starts inside [lower, upper] with A·x ≥ b (scaled coordinates); uniform, or
+    log-uniform along ``log_axes`` ((n,) bool) where upper > 0."""
     lower, upper = np.asarray(lower, float), np.asarray(upper, float)
     rng = np.random.default_rng(seed)
     draws = rng.uniform(size=(n_problems, _RANDOM_TRIES * k, lower.shape[0]))
     x = lower + draws * (upper - lower)
+    log = np.zeros(lower.shape, bool) if log_axes is None else np.asarray(log_axes, bool) & (upper > 0)
+    if log.any():
+        lo = np.log(np.maximum(lower, upper * LOG_FLOOR)[log])
+        x[..., log] = np.exp(lo + draws[..., log] * (np.log(upper[log]) - lo))
     ok = np.ones(x.shape[:2], bool) if A is None else np.min(x @ np.asarray(A).T - b, axis=-1) >= 0
     if not ok.any(axis=1).all():
         raise ValueError("no random start satisfies the constraints inside the grid bounds; use start_kind='grid'")
