@@ -137,7 +137,7 @@ def monte_carlo(data: RelaxationData, fit_result, n_sims=500, seed=0, start="fit
     "direct"; distribution "measured" | "fixed" (with ``sigma``: scalar, (m,) or (n, m), units of the
     data); eliminate: deselect failed and eliminated replicas; chunk_size: replicas per batched fit
     (default: about 131,072 fits per chunk); resume_dir: folder for finished chunks (created);
-    progress: called with (replicas done, n_sims) after each chunk.
+    progress: called with (replicas done, n_sims) after each chunk, or True for a tqdm bar (needs tqdm).
     """
     n_sims, seed = int(n_sims), int(seed)
     if n_sims < 1:
@@ -183,6 +183,8 @@ def monte_carlo(data: RelaxationData, fit_result, n_sims=500, seed=0, start="fit
     chi2 = np.full((n_sims, n), np.nan)
     status = np.tile(np.where(np.isin(fit_result.status, _SKIPPED), fit_result.status, Status.RUNNING),
                      (n_sims, 1)).astype(np.int32)
+    if progress is True:
+        progress = _tqdm_progress(n_sims)
     n_fits_run = 0
     for lo in range(0, n_sims, chunk):
         hi = min(lo + chunk, n_sims)
@@ -214,6 +216,21 @@ def monte_carlo(data: RelaxationData, fit_result, n_sims=500, seed=0, start="fit
                             n_failed=failed.sum(0), n_fits_run=n_fits_run,
                             settings=dict(n_sims=n_sims, seed=seed, start=start, method=method,
                                           distribution=distribution, eliminate=eliminate, chunk_size=chunk))
+
+
+def _tqdm_progress(total):
+    try:
+        from tqdm.auto import tqdm
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError("progress=True needs tqdm (pip install tqdm); or pass a callable") from err
+    bar = tqdm(total=total, unit="replica")
+
+    def update(done, _total):
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return update
 
 
 def _sub(value, rows):
