@@ -131,7 +131,8 @@ def select(data, models=tuple(f"m{i}" for i in range(10)), criterion="AIC", scop
     chi2 = np.stack([fits[m].chi2 for m in names])
     k = np.array([get_model(m).n_params for m in names], np.float64)[:, None] * np.ones_like(chi2)
     usable = np.stack([~np.isin(fits[m].status, _UNUSABLE) for m in names]) & np.isfinite(chi2)
-    elim = np.stack([eliminated(m, fits[m].params, tm) for m in names]) if eliminate else np.zeros_like(usable)
+    elim = np.stack([np.broadcast_to(eliminated(m, fits[m].params, tm), usable.shape[1:]) for m in names]) \
+        if eliminate else np.zeros_like(usable)
     if scope == "local":
         values = information_criterion(chi2, k, n_points[None, :], criterion)
         selectable = usable & ~elim & np.isfinite(values)

@@ -77,8 +77,9 @@ def test_aic_picks_the_true_model(selection):
 
 def test_global_scope(selection):
     data, sel = selection
-    glob = mfjax.select(data, models=["m1", "m2", "m3", "m4"], criterion="BIC", scope="global", **KW)
+    glob = mfjax.select(data, models=["m0", "m1", "m2", "m3", "m4"], criterion="BIC", scope="global", **KW)
     # one model for all residues with data: m4 (Σχ² ~ 0 + 12·ln 24); the empty residue is not selectable
     assert list(glob.model) == ["m4"] * 4 + [""]
     chi2 = sum(glob.fits["m4"].chi2[:4])
-    np.testing.assert_allclose(glob.criterion[3, 0], chi2 + 12 * np.log(24), rtol=1e-14)
+    np.testing.assert_allclose(glob.criterion[4, 0], chi2 + 12 * np.log(24), rtol=1e-14)
+    np.testing.assert_allclose(glob.criterion[0, 0], sum(glob.fits["m0"].chi2[:4]), rtol=1e-14)   # m0: k = 0
