@@ -8,7 +8,7 @@ compile + run: the first fit of that model in this process), the warm time (medi
 further calls), iteration and call counts, status counts, how many points reach χ² < 1e-20 and how
 many recover the truth (every fitted parameter within 1e-6 relative; 1e-9 absolute where the truth is
 0), and the exceptions. Then the straggler case (one extra RG problem forced to run 10,000
-iterations, through the grid search + ``mfjax.solvers.driver.minimise`` pipeline as ``fit`` runs it),
+iterations, through the grid search + ``mfjax.solvers.batch.minimise`` pipeline as ``fit`` runs it),
 batch independence (the RG as one batch, permuted, and every 10th point alone), and the persistent
 compilation cache (first-call time of the RG fit in two fresh child processes sharing one cache folder).
 
@@ -198,11 +198,11 @@ def bench_grid(name: str, quick: int | None, repeats: int) -> dict:
 
 
 def bench_straggler(quick: int | None, repeats: int, straggler_iter: int) -> dict:
-    """The RG pipeline as ``fit`` runs it (grid search, then driver.minimise from the grid's best
+    """The RG pipeline as ``fit`` runs it (grid search, then batch.minimise from the grid's best
     points), with and without one extra problem (a copy of the Fig. 2 point) that may not converge
     and runs ``straggler_iter`` iterations; and that problem alone through the same pipeline."""
     from mfjax.objective import residue_problem
-    from mfjax.solvers import driver, grid
+    from mfjax.solvers import batch, grid, registry
 
     model_name, truth, data, idx = load_grid("RG", quick)
     model = models.get_model(model_name)
@@ -216,8 +216,8 @@ def bench_straggler(quick: int | None, repeats: int, straggler_iter: int) -> dic
     hit = np.flatnonzero(np.all([np.isclose(truth[p], v, rtol=1e-12, atol=0) for p, v in FIG2_POINT.items()], 0))
     k = int(hit[0]) if hit.size else n // 2
     args_s = jax.tree.map(lambda a: np.concatenate([np.asarray(a), np.asarray(a)[k:k + 1]]), problem.args)
-    options = driver.Options(constrained=True, line_search="backtrack", hessian_mod="gmw", func_tol=1e-25,
-                             grad_tol=None)
+    options = registry.build("newton", line_search="backtrack", hessian_mod="gmw", constraints="mom",
+                             func_tol=1e-25, grad_tol=None)
     cases = {   # name -> (args, max_iter, converge)
         "without": (problem.args, np.full(n, 10_000_000), np.ones(n, bool)),
         "with": (args_s, np.append(np.full(n, 10_000_000), straggler_iter), np.append(np.ones(n, bool), False)),
@@ -230,7 +230,7 @@ def bench_straggler(quick: int | None, repeats: int, straggler_iter: int) -> dic
             t0 = time.perf_counter()
             start, _, _ = grid.grid_search(problem.fun, args, lower / scales, upper / scales,
                                            np.full(model.n_params, FIT_KWARGS["grid_inc"]), A, b)
-            res = driver.minimise(problem.fun, np.asarray(start), args, A, b, options=options, max_iter=max_iter,
+            res = batch.minimise(problem.fun, np.asarray(start), args, A, b, solver=options, max_iter=max_iter,
                                   converge=converge)
             return time.perf_counter() - t0, res
 
@@ -248,7 +248,7 @@ def bench_straggler(quick: int | None, repeats: int, straggler_iter: int) -> dic
     med = {case: statistics.median(t) for case, t in times.items()}
     log(f"[straggler] without {med['without']:.2f} s, with {med['with']:.2f} s, alone {med['alone']:.2f} s")
     f_strag = int(strag.f_count[n])
-    return dict(pipeline="grid search + driver.minimise, as mfjax.fit", n_problems=n,
+    return dict(pipeline="grid search + batch.minimise, as mfjax.fit", n_problems=n,
                 straggler_copy_of_grid_index=int(idx[k]), straggler_max_iter=straggler_iter,
                 straggler_iterations=int(strag.iterations[n]), straggler_status=Status(int(strag.status[n])).name,
                 straggler_f_count=f_strag, straggler_f_count_per_iteration=f_strag / max(int(strag.iterations[n]), 1),

@@ -81,6 +81,8 @@ def covariance_errors(data, fit_result) -> CovarianceResult:
     scales = np.asarray(problem.scales)
     x = np.stack([np.asarray(fit_result.params[q], np.float64) for q in model.params], axis=1) / scales \
         if p else np.zeros((n, 0))
+    skipped = np.isin(fit_result.status, _SKIPPED)
+    x = np.where(skipped[:, None] | ~np.isfinite(x), 0.0, x)         # skipped residues have NaN parameters
     size = padded_size(n, 8)
     pad = lambda a: np.concatenate([a, np.repeat(a[-1:], size - n, axis=0)]) if size > n else a
     H = np.asarray(_hessian(problem.fun)(jnp.asarray(pad(x)), jax.tree.map(pad, problem.args)))[:n]
@@ -94,7 +96,6 @@ def covariance_errors(data, fit_result) -> CovarianceResult:
     infinite = np.any(bad[:, None, :] & (np.abs(vec) >= UNDETERMINED_WEIGHT), axis=2)      # (n, p)
     sd = np.sqrt(np.clip(np.diagonal(cov, axis1=1, axis2=2), 0.0, None))
     sd = np.where(infinite, np.inf, sd)
-    skipped = np.isin(fit_result.status, _SKIPPED)
     sd[skipped] = np.nan
     cov[skipped] = np.nan
     undetermined = [[] if skipped[i] else [combination(vec[i, :, k], model.params) for k in range(p) if bad[i, k]]

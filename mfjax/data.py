@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import sanity
+
 KINDS = ("R1", "R2", "NOE")
 NUCLEI = ("15N", "13C")
 
@@ -48,6 +50,7 @@ class Experiment:
         for j, (kind, field) in enumerate(zip(normalised, fields)):
             if not (np.isfinite(field) and field > 0):
                 raise ValueError(f"measurement {j + 1} ({kind}): field must be a positive number of MHz, got {field}")
+        sanity.fields(fields)
         if nucleus not in NUCLEI:
             raise ValueError(f"unknown nucleus {nucleus!r}; valid: {', '.join(NUCLEI)}")
 

@@ -2,20 +2,21 @@
 then Newton (GMW) with a line search inside the Method of Multipliers — for all residues at once."""
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from typing import Mapping
 
+import jax
 import numpy as np
 
-from mfjax import models, multistart
+from mfjax import corners, models, multistart, sanity
 from mfjax._x64 import x64
 from mfjax.constants import N15_CSA, NH_BOND_LENGTH
 from mfjax.data import RelaxationData
 from mfjax.objective import residue_problem
-from mfjax.solvers import driver, grid
+from mfjax.solvers import batch, grid, registry
 from mfjax.status import Status, status_names
 
-ALGORITHMS = ("newton",)
 MIN_POINTS = 3   # relax deselects residues with fewer data points (overfit_deselect)
 
 
@@ -62,6 +63,21 @@ class FitResult:
             raise ImportError("to_dataframe needs pandas: pip install 'mfjax[table]'") from err
         return pd.DataFrame(self.columns())
 
+    def summary(self) -> str:
+        """Residues per status, then the median of every parameter (SI) and of χ² over the fitted residues."""
+        names = self.status_names
+        lines = [f"model {self.model}: {len(names)} residues"]
+        lines += [f"  {name:<22} {names.count(name)}" for name in sorted(set(names))]
+        fitted = np.isfinite(np.asarray(self.chi2, dtype=np.float64))
+        for name, values in [*self.params.items(), ("chi2", self.chi2)]:
+            v = np.asarray(values, dtype=np.float64)[fitted]
+            unit = models.UNITS.get(name, "")
+            lines.append(f"  median {name:<9} {np.median(v) if v.size else np.nan:.6g} {unit}".rstrip())
+        return "\n".join(lines)
+
+    def _repr_html_(self):
+        return f"<pre>{html.escape(self.summary())}</pre>"
+
     def __repr__(self):
         counts = {name: self.status_names.count(name) for name in sorted(set(self.status_names))}
         return f"FitResult(model={self.model!r}, residues={len(self.residues)}, status={counts})"
@@ -80,6 +96,7 @@ def _start_points(x0, model, n):
     if bad.any():
         i, j = np.argwhere(bad)[0]
         raise ValueError(f"x0[{model.params[j]!r}] is not finite for residue {i}")
+    sanity.parameters({p: start[:, j] for j, p in enumerate(model.params)}, what="x0")
     return start
 
 
@@ -87,6 +104,25 @@ def _grid_inc(grid_inc, model):
     if isinstance(grid_inc, Mapping):
         return np.array([int(grid_inc.get(p, 11)) for p in model.params])
     return np.full(model.n_params, int(grid_inc))
+
+
+def _mark_degenerate_corners(model, problem, x, chi2, status):
+    """CONVERGED → DEGENERATE_CORNER (in place) where the fit sits on a corner of ``mfjax.corners`` and the
+    χ² does not change when the undefined time is moved to each of ``corners.TIME_PROBES``."""
+    scales = np.asarray(problem.scales)
+    params = models.deconvolve(model, {p: x[:, j] * scales[j] for j, p in enumerate(model.params)})
+    for time, at_corner in corners.candidates(model, params):
+        idx = np.flatnonzero(at_corner & (status == Status.CONVERGED))
+        if idx.size == 0:
+            continue
+        j = model.params.index(time)
+        args = jax.tree.map(lambda a: np.asarray(a)[idx], problem.args)
+        probed = []
+        for t in corners.TIME_PROBES:
+            moved = x[idx].copy()
+            moved[:, j] = t / scales[j]
+            probed.append(batch.evaluate(problem.fun, moved, args))
+        status[idx[corners.insensitive(chi2[idx], np.stack(probed))]] = Status.DEGENERATE_CORNER
 
 
 @x64
@@ -101,25 +137,34 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     scalars or (n,) arrays. vectors: (n, 3) unit XH vectors for anisotropic tensors.
     x0: start values, dict name -> (n,) SI arrays; None: grid search with ``grid_inc`` increments
     (int or dict per parameter) over ``grid_bounds`` ("relax", "paper" or dict name -> (lo, hi) SI).
-    algorithm "newton"; line_search "backtrack" or "more_thuente"; hessian_mod "gmw" or None;
-    constraints: Method of Multipliers on relax's A·x ≥ b, or unconstrained.
+    algorithm, line_search, hessian_mod, constraints: names of the solver parts
+    (``mfjax.solvers.registry``: algorithm "newton"; line_search "backtrack", "more_thuente" or
+    "none"; hessian_mod "gmw" or "none" (None); constraints True/"mom": the Method of Multipliers on
+    relax's A·x ≥ b, False/"none": unconstrained).
     func_tol, grad_tol, max_iter: minfx's termination settings. Residues with no data, fewer than
-    3 points or fewer points than parameters are still evaluated (finite numbers) but marked
-    SKIPPED_*. starts > 1: several starts per residue (``start_kind`` "grid": the best distinct grid
-    points; "random": uniform in the grid bounds with ``seed``; "mixed": half each; a given x0 is the
-    first start), minimised as one batch; the lowest χ² is kept and ``multiple_minima`` flags residues
-    where converged starts found distinct minima (rule in :mod:`mfjax.multistart`).
-    Returns a :class:`FitResult`.
+    3 points or fewer points than parameters are not fitted (relax's overfit_deselect): they are
+    marked SKIPPED_NO_DATA / SKIPPED_TOO_FEW_DATA, with NaN parameters and χ² and zero counts.
+    starts > 1: several starts per residue (``start_kind`` "grid": the best distinct grid points;
+    "random": random in the grid bounds with ``seed``; "mixed": half each; a given x0 is the first
+    start), minimised as one batch; the lowest χ² is kept and ``multiple_minima`` flags residues where
+    converged starts found distinct minima (rule in :mod:`mfjax.multistart`).
+    Inputs are checked for physical sense first (:mod:`mfjax.sanity`). Returns a :class:`FitResult`.
     """
-    if algorithm not in ALGORITHMS:
-        raise ValueError(f"unknown algorithm {algorithm!r}; available: {ALGORITHMS}")
+    solver = registry.build(algorithm, line_search, hessian_mod, constraints, func_tol=func_tol,
+                            grad_tol=grad_tol)      # validates the settings up front
     starts = int(starts)
     if starts < 1 or start_kind not in multistart.START_KINDS:
         raise ValueError(f"starts must be >= 1 and start_kind one of {multistart.START_KINDS}, "
                          f"got {starts} and {start_kind!r}")
     model = models.get_model(model)
-    options = driver.Options(constrained=bool(constraints), line_search=line_search, hessian_mod=hessian_mod,
-                             func_tol=func_tol, grad_tol=grad_tol)      # validates the settings up front
+    if not isinstance(grid_bounds, str) and isinstance(grid_bounds, Mapping):
+        sanity.parameters({k: np.ravel(v) for k, v in grid_bounds.items()}, what="grid bound")
+    if not isinstance(data, RelaxationData):
+        raise ValueError(f"data must be an mfjax RelaxationData, got {type(data).__name__}")
+    n_points = np.asarray(data.n_points)
+    skipped = n_points < max(MIN_POINTS, model.n_params)
+    if skipped.any():     # not fitted: their data are hidden from the solver, which then stops at once
+        data = RelaxationData(data.experiment, data.values, data.errors, data.mask & ~skipped[:, None], data.residues)
     problem = residue_problem(data, model, diffusion=diffusion, r=r, csa=csa, vectors=vectors)
     n, scales = data.n_residues, np.asarray(problem.scales)
     tm = None if model.local_tm or diffusion is None else float(diffusion.tm)
@@ -130,34 +175,38 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     single = starts == 1 or not model.n_params
     if not single:
         x, chi2, counts, status, grid_count, multiple_minima = _multistart(
-            problem, model, x0, starts, start_kind, seed, grid_inc, grid_bounds, A, b, constraints, options,
-            max_iter, n_devices, progress)
+            problem, model, x0, starts, start_kind, seed, grid_inc, grid_bounds, A, b, solver, max_iter,
+            n_devices, progress)
     elif x0 is not None:
         start = _start_points(x0, model, n) / scales
     elif model.n_params:
         lower, upper = models.grid_bounds(model, grid_bounds)
         start, _, grid_count = grid.grid_search(problem.fun, problem.args, lower / scales, upper / scales,
-                                                _grid_inc(grid_inc, model), A if constraints else None,
-                                                b if constraints else None)
+                                                _grid_inc(grid_inc, model), A if solver.constrained else None,
+                                                b if solver.constrained else None)
         start = np.asarray(start)
     else:
         start = np.zeros((n, 0))
 
     if single and model.n_params:
-        res = driver.minimise(problem.fun, start, problem.args, A, b, options=options, max_iter=max_iter,
+        res = batch.minimise(problem.fun, start, problem.args, A, b, solver=solver, max_iter=max_iter,
                               n_devices=n_devices, progress=progress)
         x, chi2 = res.x, res.f
         counts = res.iterations, res.f_count, res.g_count, res.h_count
         status = res.status.copy()
     elif single:
-        x, chi2 = start, np.asarray(driver.evaluate(problem.fun, start, problem.args))
+        x, chi2 = start, np.asarray(batch.evaluate(problem.fun, start, problem.args))
         counts = (np.zeros(n, np.int64), np.ones(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64))
         status = np.full(n, Status.NO_PARAMETERS, np.int32)
 
-    n_points = np.asarray(data.n_points)
-    status[n_points < max(MIN_POINTS, model.n_params)] = Status.SKIPPED_TOO_FEW_DATA
+    _mark_degenerate_corners(model, problem, x, chi2, status)
+    status[skipped] = Status.SKIPPED_TOO_FEW_DATA
     status[n_points == 0] = Status.SKIPPED_NO_DATA
     params = models.deconvolve(model, {p: x[:, j] * scales[j] for j, p in enumerate(model.params)})
+    params = {k: np.where(skipped, np.nan, v) for k, v in params.items()}
+    chi2 = np.where(skipped, np.nan, np.asarray(chi2))
+    counts = [np.where(skipped, 0, np.asarray(c)) for c in counts]
+    grid_count = np.where(skipped, 0, grid_count)
     settings = dict(diffusion=diffusion, r=r, csa=csa, grid_inc=grid_inc, grid_bounds=grid_bounds,
                     algorithm=algorithm, line_search=line_search, hessian_mod=hessian_mod, constraints=constraints,
                     func_tol=func_tol, grad_tol=grad_tol, max_iter=max_iter, x0_given=x0 is not None,
@@ -168,13 +217,13 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
                      n_points=n_points, settings=settings, multiple_minima=multiple_minima)
 
 
-def _multistart(problem, model, x0, starts, start_kind, seed, grid_inc, grid_bounds, A, b, constraints, options,
-                max_iter, n_devices, progress):
+def _multistart(problem, model, x0, starts, start_kind, seed, grid_inc, grid_bounds, A, b, solver, max_iter,
+                n_devices, progress):
     """``starts`` starts per residue minimised as one batch (residue-major), the best kept."""
     n, scales = problem.args["values"].shape[0], np.asarray(problem.scales)
     lower, upper = models.grid_bounds(model, grid_bounds)
     lower, upper = lower / scales, upper / scales
-    Ac, bc = (A, b) if constraints else (None, None)
+    Ac, bc = (A, b) if solver.constrained else (None, None)
     n_random = {"grid": 0, "random": starts, "mixed": starts // 2}[start_kind]
     n_given = 0 if x0 is None else 1
     n_grid = starts - n_random - n_given
@@ -191,8 +240,8 @@ def _multistart(problem, model, x0, starts, start_kind, seed, grid_inc, grid_bou
     start = np.concatenate(parts, axis=1)                               # (n, starts, p)
     k = start.shape[1]
     args = {key: np.repeat(np.asarray(value), k, axis=0) for key, value in problem.args.items()}
-    res = driver.minimise(problem.fun, start.reshape(n * k, -1), args, A, b, options=options, max_iter=max_iter,
-                          n_devices=n_devices, progress=progress)
+    res = batch.minimise(problem.fun, start.reshape(n * k, -1), args, A, b, solver=solver, max_iter=max_iter,
+                         n_devices=n_devices, progress=progress)
     shaped = lambda a: np.asarray(a).reshape((n, k) + np.shape(a)[1:])
     best, flag = multistart.keep_best(shaped(res.x), shaped(res.f), shaped(res.status))
     pick = lambda a: shaped(a)[np.arange(n), best]

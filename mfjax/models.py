@@ -124,11 +124,15 @@ _BUILTIN = frozenset(MODELS)
 
 
 def get_model(model: str | Model) -> Model:
-    """The registered model of that name (a ``Model`` is returned as it is)."""
+    """The registered model of that name, any case ("M4" is "m4"; a ``Model`` is returned as it is)."""
     if isinstance(model, Model):
         return model
-    if isinstance(model, str) and model in MODELS:
-        return MODELS[model]
+    if isinstance(model, str):
+        if model in MODELS:
+            return MODELS[model]
+        matches = [name for name in MODELS if name.lower() == model.strip().lower()]
+        if len(matches) == 1:
+            return MODELS[matches[0]]
     raise ValueError(f"unknown model {model!r}; valid models: {', '.join(MODELS)}")
 
 

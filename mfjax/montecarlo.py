@@ -11,7 +11,8 @@ one batched ``mfjax.fit`` call per chunk (replicas stacked along the residue axi
 Noise is reproducible: replica r's standard normals come from ``jax.random.fold_in(PRNGKey(seed), r)``,
 drawn for the whole (n_residues, n_measurements) data set, so they do not depend on the chunking.
 The error of a parameter is the sample SD (n − 1) over the selected replicas (NaN when fewer than two).
-With ``eliminate=True`` a replica is deselected when it fails (status other than CONVERGED/NO_PARAMETERS)
+With ``eliminate=True`` a replica is deselected when it fails (status other than CONVERGED,
+NO_PARAMETERS or DEGENERATE_CORNER)
 or relax's elimination rules remove it (:func:`mfjax.selection.eliminated`).
 
 Chunks of replicas are saved to ``resume_dir`` as they finish (npz written to a temporary name, then
@@ -43,6 +44,7 @@ STARTS = ("fit", "grid")
 PROBLEMS_PER_CHUNK = 1 << 17     # default chunk: about this many replica × residue fits
 _NOISE_BLOCK = 8                 # replicas per noise draw (fixed shape: the same bits whatever the chunk)
 _SKIPPED = (Status.SKIPPED_NO_DATA, Status.SKIPPED_TOO_FEW_DATA)
+_GOOD = (Status.CONVERGED, Status.NO_PARAMETERS, Status.DEGENERATE_CORNER)   # the others count as failed
 _FIT_SETTINGS = ("diffusion", "r", "csa", "vectors", "grid_inc", "grid_bounds", "algorithm", "line_search",
                  "hessian_mod", "constraints", "func_tol", "grad_tol", "max_iter")
 
@@ -52,7 +54,8 @@ class MonteCarloResult:
     """Per-parameter SDs ``errors`` (name -> (n,), SI; NaN for skipped residues), the replicas' fitted
     ``samples`` (name -> (n_sims, n)), their ``chi2`` and ``status`` (n_sims, n), ``selected``
     (n_sims, n) bool (the replicas the SDs use), ``n_eliminated`` (n,) and ``n_failed`` (n,) (replicas
-    with a status other than CONVERGED/NO_PARAMETERS, eliminated only with ``eliminate=True``), and
+    with a status other than CONVERGED, NO_PARAMETERS or DEGENERATE_CORNER; removed only with
+    ``eliminate=True``), and
     ``n_fits_run``: replica × residue fits this call ran (the rest came from ``resume_dir``)."""
 
     model: str
@@ -204,7 +207,7 @@ def monte_carlo(data: RelaxationData, fit_result, n_sims=500, seed=0, start="fit
             progress(hi, n_sims)
 
     active = ~np.isin(status, _SKIPPED)
-    failed = active & ~np.isin(status, (Status.CONVERGED, Status.NO_PARAMETERS))
+    failed = active & ~np.isin(status, _GOOD)
     tm = None if model.local_tm or settings.get("diffusion") is None else float(settings["diffusion"].tm)
     elim = active & selection.eliminated(model, {p: samples[p] for p in model.params}, tm) if model.n_params \
         else np.zeros_like(active)

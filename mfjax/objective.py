@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import relaxation
+from . import relaxation, sanity
 from ._padding import padded_size
 from ._x64 import x64
 from .constants import N15_CSA, NH_BOND_LENGTH
@@ -106,7 +106,7 @@ def _scaled_chi2(model: Model, layout: _Layout) -> Callable:
         return _residue_chi2(args["values"], args["errors"], args["mask"], back_calc)
 
     fun.__name__ = fun.__qualname__ = f"chi2_{model.name}"
-    fun.scalar_parameters = True   # only indexes x: the driver may pass a tuple of scalars (faster Hessians)
+    fun.scalar_parameters = True   # only indexes x: the solvers may pass a tuple of scalars (faster Hessians)
     return fun
 
 
@@ -124,7 +124,11 @@ def _batched(model: Model, layout: _Layout, with_chi2: bool) -> Callable:
     return jax.jit(jax.vmap(one, in_axes=(0, None, 0, 0, 0, 0, 0, 0)))
 
 
-_batched_components = jax.jit(jax.vmap(components, in_axes=(None, 0)))   # (diffusion, vectors (n, 3))
+# (diffusion, vectors (n, 3), n a multiple of 8): mapped 8 residues at a time, so that every residue's weights
+# and times come from the same 8-wide code whatever n is (XLA's fusion, and so its fused multiply-adds,
+# can change with the batch width): a residue's problem does not depend on the other residues.
+_batched_components = jax.jit(lambda diffusion, vectors: jax.lax.map(lambda v: components(diffusion, v), vectors,
+                                                                     batch_size=8))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -227,6 +231,11 @@ def _inputs(exp: Experiment, model: Model, params, diffusion, r, csa, vectors, n
     r = _per_residue("r (bond length, m)", r, n, labels)
     csa = _per_residue("csa", csa, n, labels)
     vectors = _check_vectors(diffusion, vectors, n, labels)
+    sanity.bond_length(r, labels)
+    sanity.csa(csa, labels)
+    sanity.parameters(params, labels)
+    if not model.local_tm:
+        sanity.tensor(diffusion)
     arrays = {**{f"parameter {k!r}": v for k, v in params.items()}, "r": r, "csa": csa}
     if vectors is not None:
         arrays["vectors"] = vectors

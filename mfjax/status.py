@@ -1,4 +1,4 @@
-"""Per-problem outcome codes shared by the solver driver and ``mfjax.fit``."""
+"""Per-problem outcome codes shared by the solvers and ``mfjax.fit``."""
 from enum import IntEnum
 
 
@@ -14,6 +14,7 @@ class Status(IntEnum):
     NO_PARAMETERS = 5         #: nothing to optimise (e.g. model m0): the function was only evaluated
     SKIPPED_NO_DATA = 6       #: residue has no measured data: not fitted
     SKIPPED_TOO_FEW_DATA = 7  #: fewer data points than parameters (relax's overfit rule): not fitted
+    DEGENERATE_CORNER = 9     #: converged where a time is undefined (S2 = 1 with τe, ...): see mfjax.corners
 
     @property
     def ok(self) -> bool:

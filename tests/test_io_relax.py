@@ -122,3 +122,116 @@ def test_reader_refuses_bad_file_list_and_empty_files(tmp_path):
         read_relax([(b, "T2", 600)])
     with pytest.raises(ValueError, match="700 MHz is not one of the experiment's fields"):
         read_relax([(b, "R1", 600)], rex_field_mhz=700)
+
+
+# The 7-column form of relax 3–5 (relax_data.write): mol_name res_num res_name spin_num spin_name value error.
+HEADER_7 = "# mol_name    res_num    res_name    spin_num    spin_name    value    error\n"
+
+
+def test_seven_and_four_column_files_give_identical_data(tmp_path):
+    four = [write(tmp_path, "r1.4", HEADER + "1 GLY\n2 ALA 1.3874977659397683 0.027749955318795365\n"
+                  "3 LEU 1.5 0.03\n"),
+            write(tmp_path, "noe.4", HEADER + "1 GLY None None\n2 ALA 0.80408892327499626 0.04\n3 LEU\n")]
+    seven = [write(tmp_path, "r1.7", HEADER_7 + "None 1 GLY None N None None\n"
+                   "None 2 ALA None N 1.3874977659397683 0.027749955318795365\nNone 3 LEU None N 1.5 0.03\n"),
+             write(tmp_path, "noe.7", HEADER_7 + "None 1 GLY None N None None\nNone 2 ALA None N 0.80408892327499626 0.04\n"
+                   "None 3 LEU None N None None\n")]
+    a = read_relax([(four[0], "R1", 600), (four[1], "NOE", 600)])
+    b = read_relax([(seven[0], "R1", 600), (seven[1], "NOE", 600)])
+    mixed = read_relax([(four[0], "R1", 600), (seven[1], "NOE", 600)])     # the form is detected per file
+    for other in (b, mixed):
+        assert other.residues == a.residues == ("1 GLY", "2 ALA", "3 LEU")
+        assert other.experiment == a.experiment
+        np.testing.assert_array_equal(other.mask, a.mask)
+        np.testing.assert_array_equal(other.values[a.mask], a.values[a.mask])
+        np.testing.assert_array_equal(other.errors[a.mask], a.errors[a.mask])
+    assert a.values[1, 0] == 1.3874977659397683 and a.mask.tolist() == [[False, False], [True, True], [True, False]]
+
+
+@pytest.mark.parametrize("line, message", [
+    ("None 2 ALA None N 1.5", "expected 'mol_name res_num res_name spin_num spin_name value error'"),
+    ("2 ALA 1.5 0.03", "got 4 columns"),
+    ("None 2 ALA None N 1.5 x", "value and error must be numbers"),
+    ("None 2 ALA None N 1.5 0", "error 0.0 must be finite and > 0"),
+    ("None 1 GLY None N 1.5 0.03", "residue 1 is listed again (first on line 2)"),
+    ("B 2 ALA None N 1.5 0.03", "molecule 'B' after 'None'; mfjax reads one molecule"),
+    ("None two ALA None N 1.5 0.03", "residue number 'two' is not an integer"),
+])
+def test_seven_column_malformed_lines(tmp_path, line, message):
+    path = write(tmp_path, "bad7.out", HEADER_7 + "None 1 GLY None N 1.0 0.02\n" + line + "\n")
+    with pytest.raises(ValueError) as info:
+        read_relax([(path, "R1", 600)])
+    assert f"{path}, line 3: {line!r}" in str(info.value) and message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_file_is_a_value_error_naming_it(tmp_path):
+    with pytest.raises(ValueError, match=r"nope\.out: no such file"):
+        read_relax([(str(tmp_path / "nope.out"), "R1", 600)])
+
+
+@pytest.mark.parametrize("form", [4, 7])
+@pytest.mark.parametrize("suffix", ["", ".gz", ".bz2"])
+def test_write_then_read_round_trips_exactly(tmp_path, form, suffix):
+    from mfjax.data import Experiment, RelaxationData
+    from mfjax.io import write_relax
+    rng = np.random.default_rng(1)
+    values, errors = rng.uniform(0.1, 20, (4, 3)), rng.uniform(1e-3, 1, (4, 3))
+    mask = np.array([[1, 1, 1], [0, 0, 0], [1, 0, 1], [1, 1, 0]], bool)
+    data = RelaxationData(Experiment(["R1", "R2", "NOE"], [600.13, 600.13, 800]), values, errors, mask,
+                          ["3 GLY", "1 ALA", "12 TRP", "4 LYS"])
+    files = []
+    for j, (kind, field) in enumerate(zip(data.experiment.kinds, data.experiment.fields_mhz)):
+        path = str(tmp_path / f"{kind}{suffix}")
+        write_relax(path, data, j if j != 1 else (kind, field), form=form)
+        files.append((path, kind, field))
+    back = read_relax(files)
+    assert back.residues == data.residues and back.experiment == data.experiment
+    np.testing.assert_array_equal(back.mask, data.mask)
+    np.testing.assert_array_equal(back.values[mask], values[mask])     # bit for bit (repr)
+    np.testing.assert_array_equal(back.errors[mask], errors[mask])
+    assert not [name for name in os.listdir(tmp_path) if name.startswith(".mfjax-")]   # no temporary left
+
+
+def test_writer_refuses_bad_requests(tmp_path):
+    from mfjax.data import Experiment, RelaxationData
+    from mfjax.io import write_relax
+    data = RelaxationData(Experiment(["R1", "R1"], [600, 600]), [[1.0, 1.1]], [[0.1, 0.1]], residues=["5"])
+    with pytest.raises(ValueError, match="2 measurement\\(s\\) R1 at 600 MHz"):
+        write_relax(tmp_path / "x", data, ("R1", 600))
+    with pytest.raises(ValueError, match="out of range"):
+        write_relax(tmp_path / "x", data, 2)
+    with pytest.raises(ValueError, match="residue label '5' is not 'number name'"):
+        write_relax(tmp_path / "x", data, 0)
+    assert not os.path.exists(tmp_path / "x")
+
+
+def test_one_data_set_through_every_format_gives_identical_data(tmp_path):
+    """relax 4- and 7-column files, Modelfree4 mfdata and NMR-STAR, written from one data set and read back."""
+    pytest.importorskip("pynmrstar")
+    from mfjax.data import Experiment, RelaxationData
+    from mfjax.io import read_mfdata, read_nmrstar, write_mfdata, write_nmrstar, write_relax
+    experiment = Experiment(["R1", "R2", "NOE", "R1", "R2", "NOE"], [600, 600, 600, 500, 500, 500])
+    base = load_example("S2_0.970_te_2048_Rex_0.149")
+    values = np.vstack([base.values[1], base.values[1] * 1.1, base.values[1]])
+    errors = np.vstack([base.errors[1], base.errors[1], base.errors[1] * 2])
+    mask = np.ones((3, 6), bool)
+    mask[2, 3:] = False
+    data = RelaxationData(experiment, values, errors, mask, ["2 ALA", "4 SER", "7 GLU"])
+    read = {}
+    for form in (4, 7):
+        files = []
+        for j, (kind, field) in enumerate(zip(experiment.kinds, experiment.fields_mhz)):
+            path = str(tmp_path / f"{kind}.{field:g}.{form}")
+            write_relax(path, data, j, form=form)
+            files.append((path, kind, field))
+        read[form] = read_relax(files)
+    write_mfdata(tmp_path / "mfdata", data)
+    read["mfdata"] = read_mfdata(tmp_path / "mfdata")
+    write_nmrstar(tmp_path / "data.str", data)
+    read["star"] = read_nmrstar(tmp_path / "data.str")
+    for name, other in read.items():
+        assert other.residues == data.residues and other.experiment == data.experiment, name
+        np.testing.assert_array_equal(other.mask, mask)
+        np.testing.assert_array_equal(other.values[mask], values[mask])
+        np.testing.assert_array_equal(other.errors[mask], errors[mask])

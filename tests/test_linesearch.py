@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mfjax.solvers.linesearch import (
-    A_MIN, ERR_ASCENT, ERR_CUBIC_SQRT, ERR_NONE, MoreThuente, backtrack_init, backtrack_update,
+    A_MIN, ERR_ASCENT, ERR_CUBIC_SQRT, ERR_NONE, MTState, backtrack_init, backtrack_update,
     direction_is_descent, more_thuente_init, more_thuente_update,
 )
 
@@ -367,4 +367,4 @@ def test_vmap_while_loop_matches_python_loop():
         assert int(bt.n_evals[i]) == int(ref_bt.n_evals)
     np.testing.assert_array_equal(np.asarray(mt.error), [ERR_NONE] * len(CASES) + [ERR_ASCENT])
     assert int(mt.f_count[-1]) == 0 and int(bt.n_evals[-1]) > 1
-    assert isinstance(mt, MoreThuente) and A_MIN == 1e-25
+    assert isinstance(mt, MTState) and A_MIN == 1e-25

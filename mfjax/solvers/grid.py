@@ -1,10 +1,16 @@
-"""Batched grid search as minfx's ``grid`` does it (relax_reference.md §4.8, G10, G11).
+"""Batched grid search as minfx's ``grid`` does it (minfx ``grid.py grid``; the grid set-up of relax
+``pipe_control/minimise.py grid_setup``; docs/algorithms.md, "Grid search").
 
 Axis k has ``inc[k]`` points lower_k + i·(upper_k − lower_k)/(inc_k − 1), or the midpoint when
 inc_k = 1 (a caller freezes a parameter with lower = upper = value, inc = 1).  Points are
 visited as an odometer with the FIRST parameter fastest.  Points with min(A·x − b) < 0 are
 skipped and not counted; the best point is kept with a strict ``f < f_min`` starting from
 f_min = 1e300, so ties keep the first point and NaN never wins.
+
+The problems are padded (repeating the last one) to a power of two ≥ ``batch_size`` and mapped
+``batch_size`` at a time: every problem is evaluated by the same ``batch_size``-wide code whatever
+the number of problems (bitwise batch independence), and a new number of problems within the
+padded size compiles nothing new.
 """
 import functools
 import math
@@ -13,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mfjax._padding import padded_size
 from mfjax._x64 import x64
 
 MAX_POINTS = 1e8          # relax/minfx refuse grids of this many points or more
@@ -61,7 +68,7 @@ def grid_points(lower, upper, inc):
 
 
 @x64
-def grid_search(fun, args, lower, upper, inc, A=None, b=None, batch_size=64, chunk_size=2048):
+def grid_search(fun, args, lower, upper, inc, A=None, b=None, batch_size=8, chunk_size=2048):
     """Grid search for N problems at once.
 
     fun(x (n,), args_one) -> scalar; args: pytree with leading axis N; lower/upper: (n,) or
@@ -87,7 +94,11 @@ def grid_search(fun, args, lower, upper, inc, A=None, b=None, batch_size=64, chu
     table = np.zeros((N, n, max(incs, default=1)))
     for j, k in enumerate(incs):
         table[:, j, :k] = _axis(lower[:, j], upper[:, j], k)
-    return _grid_search(fun, args, table, A, b, incs, int(batch_size), int(chunk_size))
+    size = padded_size(N, batch_size)
+    pad = lambda a: np.concatenate([np.asarray(a), np.repeat(np.asarray(a)[-1:], size - N, axis=0)])
+    x, f, count = _grid_search(fun, jax.tree_util.tree_map(pad, args), pad(table), pad(A), pad(b), incs,
+                               int(batch_size), int(chunk_size))
+    return np.asarray(x)[:N], np.asarray(f)[:N], np.asarray(count)[:N]
 
 
 @functools.partial(jax.jit, static_argnums=(0, 5, 6, 7))

@@ -7,9 +7,22 @@ branches are ``jnp.where``, so one outer ``jax.lax.while_loop`` can run one tria
 iteration under ``jax.vmap``.  Updating a state that is already done returns it unchanged
 (counts included), so a vmapped loop may keep calling ``*_update`` on finished elements.
 
-Reference: relax_reference.md §4.4 (backtracking) and §4.5 (More–Thuente, minfx's variant).
+The parts :class:`Backtracking`, :class:`MoreThuente` and :class:`NoLineSearch` wrap these state
+machines behind one protocol for :class:`mfjax.solvers.descent.Descent`:
+
+- ``start(a0, phi0, dphi0, mu, eta) -> ls``: a fresh search along p (``ls.alpha`` is the first
+  trial step, ``ls.done`` True if nothing is to be evaluated, e.g. an ascent direction for MT);
+- ``update(ls, phi0, dphi0, phi_t, dphi_t) -> (ls, Outcome)``: consume φ and φ' at ``ls.alpha``.
+
+``mu`` and ``eta`` (sufficient decrease and curvature) come from the direction part (minfx sets
+them per algorithm); a line search given its own ``mu``/``eta`` uses those instead.
+
+Sources: Nocedal & Wright (1999), Procedure 3.1 (backtracking); Moré & Thuente (1994), ACM TOMS 20,
+286–307, as implemented in minfx 1.0.13 ``line_search/backtrack.py``, ``line_search/more_thuente.py``
+and ``line_search/interpolate.py`` (with its quirks, see docs/algorithms.md).
 """
-from typing import NamedTuple
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import jax.numpy as jnp
 
@@ -104,7 +117,7 @@ def _secant(a, b, ga, gb):
 
 # --------------------------------------------------------------------------- More–Thuente
 
-class MoreThuente(NamedTuple):
+class MTState(NamedTuple):
     alpha: jnp.ndarray         # trial step (the accepted step once done)
     phi0: jnp.ndarray          # φ(0) = f(x)
     dphi0: jnp.ndarray         # φ'(0) = ∇f(x)·p
@@ -141,7 +154,7 @@ def more_thuente_init(a_init, phi0, dphi0, mu, eta):
     zero = jnp.zeros_like(a_init)
     ascent = dphi0 > 0
     izero = jnp.zeros(a_init.shape, jnp.int32)
-    return MoreThuente(
+    return MTState(
         alpha=a_init, phi0=phi0, dphi0=dphi0, mu=_f(mu) + zero, eta=_f(eta) + zero, a_max=a_max,
         lo_a=zero, lo_f=phi0, lo_g=dphi0, hi_a=zero, hi_f=phi0, hi_g=dphi0,
         lim_lo=zero, lim_hi=5 * a_init, width=width, width2=2 * width,
@@ -154,7 +167,7 @@ def more_thuente_init(a_init, phi0, dphi0, mu, eta):
 def more_thuente_update(state, phi_a, dphi_a):
     """Consume φ(α), φ'(α) at α = state.alpha; return (state with the next trial alpha, done).
 
-    minfx's quirks are kept (relax_reference.md §4.5, G6): the quadratic lacks the (b−a)²
+    minfx's quirks are kept (docs/algorithms.md, "Moré–Thuente"): the quadratic lacks the (b−a)²
     factor, the selection may use ψ(α) = φ(α) − μφ'(0)α while the interval stores raw φ,
     bisection at 0.66·width2, extrapolation limits 1.1/4.0, fallback to the OLD lower end.
     """
@@ -239,7 +252,7 @@ def more_thuente_update(state, phi_a, dphi_a):
     def pick(updated, old):
         return jnp.where(step, updated, old)
 
-    new_state = MoreThuente(
+    new_state = MTState(
         alpha=pick(new, s.alpha), phi0=s.phi0, dphi0=s.dphi0, mu=s.mu, eta=s.eta, a_max=s.a_max,
         lo_a=pick(lo_a, s.lo_a), lo_f=pick(lo_f, s.lo_f), lo_g=pick(lo_g, s.lo_g),
         hi_a=pick(hi_a, s.hi_a), hi_f=pick(hi_f, s.hi_f), hi_g=pick(hi_g, s.hi_g),
@@ -250,3 +263,73 @@ def more_thuente_update(state, phi_a, dphi_a):
         error=jnp.where(live & ~stop & sqrt_error, ERR_CUBIC_SQRT, s.error).astype(jnp.int32),
     )
     return new_state, done
+
+
+# --------------------------------------------------------------------------- the parts
+
+
+class Outcome(NamedTuple):
+    """What a line search made of one trial: ``done`` (ls.alpha is the step); ``fallback`` (ls.alpha is
+    a step that still has to be evaluated, then taken whatever its value); ``error`` (the search
+    broke down); ``f_evals``/``g_evals``: the evaluations the trial counts for (minfx's counting)."""
+
+    done: Any
+    fallback: Any
+    error: Any
+    f_evals: Any
+    g_evals: Any
+
+
+@dataclass(frozen=True)
+class Backtracking:
+    """minfx's backtracking (``line_search/backtrack.py``; Nocedal & Wright, Procedure 3.1): accept
+    α when f(x + αp) ≤ f(x) + c·α·∇f·p, else α ← ρα; after ``max_evals`` rejections take a0·ρ¹⁰."""
+
+    c: float = 1e-4
+    rho: float = 0.5
+    max_evals: int = 501
+
+    def start(self, a0, phi0, dphi0, mu, eta):
+        return backtrack_init(a0)
+
+    def update(self, ls, phi0, dphi0, phi_t, dphi_t):
+        ls, done = backtrack_update(ls, phi0, dphi0, phi_t, self.c, self.rho, self.max_evals)
+        return ls, Outcome(done, ls.failed, jnp.asarray(False), 1, 0)
+
+
+@dataclass(frozen=True)
+class MoreThuente:
+    """minfx's Moré–Thuente search (strong Wolfe conditions with ``mu``/``eta`` of the direction
+    unless given here). ``max_evals``: a safety cap on one search (minfx has none and can loop
+    forever, e.g. on NaN), reported as a line-search error."""
+
+    mu: float | None = None
+    eta: float | None = None
+    max_evals: int = 1000
+
+    def start(self, a0, phi0, dphi0, mu, eta):
+        return more_thuente_init(a0, phi0, dphi0, self.mu if self.mu is not None else mu,
+                                 self.eta if self.eta is not None else eta)
+
+    def update(self, ls, phi0, dphi0, phi_t, dphi_t):
+        ls, done = more_thuente_update(ls, phi_t, dphi_t)
+        runaway = ~done & (ls.f_count >= self.max_evals)
+        return ls, Outcome(done | runaway, jnp.asarray(False), (ls.error != ERR_NONE) | runaway, 1, 1)
+
+
+class Fixed(NamedTuple):
+    alpha: jnp.ndarray
+    done: jnp.ndarray
+
+
+@dataclass(frozen=True)
+class NoLineSearch:
+    """minfx's "No line search": the step is a0 (the direction's initial step), taken as it is."""
+
+    def start(self, a0, phi0, dphi0, mu, eta):
+        a0 = _f(a0)
+        return Fixed(a0, jnp.zeros(a0.shape, bool))
+
+    def update(self, ls, phi0, dphi0, phi_t, dphi_t):
+        false = jnp.asarray(False)
+        return ls._replace(done=jnp.asarray(True)), Outcome(jnp.asarray(True), false, false, 0, 0)

@@ -1,0 +1,284 @@
+"""THE ENGINE: the batched minimiser that runs any solver's ``init``/``step`` (see
+:mod:`mfjax.solvers.base`) for a whole batch of problems, and knows no algorithm.
+
+Problems flow through a fixed number of slots: the host hands the device a queue, and inside the
+device loop a finished slot takes the next queued problem at once (compaction by refill, no host
+round trip); once the host has nothing left to hand out, the last stragglers are gathered into a
+tail batch. Fixed batch shapes per (function, solver), so nothing
+recompiles needlessly, and the cost follows the total number of steps, not N × the slowest
+problem. With several devices each device runs its own loop on its shard (``jax.shard_map``) and
+stops independently.
+
+Bitwise batch independence: a problem's result does not depend on its neighbours, its slot, the
+phase or the number of devices. By default every phase runs ONE program (the queued runner) at ONE
+width per device, whatever the number of problems: XLA's fusion decisions, and with them where
+LLVM fuses a multiply and an add into one FMA (one rounding instead of two), depend on the batch
+width, so a problem fitted alone in 2 slots and in a batch of 64 slots could differ in the last bit
+(and chaotic paths then in the answer). Each problem's arithmetic is elementwise along the batch
+axis (the solver parts write their inner products out, ``solvers/_arith.py``). A lone problem thus
+pays for a full-width step. tests/test_batch_independence.py checks it.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Callable, NamedTuple
+
+import jax
+import jax.flatten_util
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, PartitionSpec
+
+from mfjax._padding import padded_size
+from mfjax.solvers.base import RESULT_FIELDS, Problem, Solver
+from mfjax.status import Status
+
+MAX_STEPS_PER_CALL = 2048   # device steps between host visits at most (progress reports)
+SLOTS_CPU = 64               # slots per CPU device, bulk and tail alike
+SLOTS_ACCELERATOR = 16384    # slots per accelerator
+QUEUE_PER_SLOT = 16   # problems handed to a device per host visit, per slot
+EVALUATE_WIDTH = 8    # problems per step of evaluate()
+# XLA's cheaper CPU back-end optimisation: compiles the solver loop about twice as fast with no
+# measurable loss of speed at run time (experiments/bench_fit.py).
+_COMPILER_OPTIONS = {"xla_backend_optimization_level": 1, "xla_llvm_disable_expensive_passes": True}
+
+
+class Result(NamedTuple):
+    """Per-problem results (numpy arrays, leading axis = problem)."""
+
+    x: np.ndarray
+    f: np.ndarray
+    iterations: np.ndarray
+    f_count: np.ndarray
+    g_count: np.ndarray
+    h_count: np.ndarray
+    status: np.ndarray
+
+
+def default_sizes(n_problems: int, n_devices: int, platform: str) -> tuple[int, int]:
+    """(batch, tail) slot counts over all devices: SLOTS_CPU per CPU device (the fastest per
+    problem-step on CPU, measured with experiments/bench_fit.py) or SLOTS_ACCELERATOR per
+    accelerator, for the bulk AND the tail, whatever the number of problems: one program width, so
+    that XLA makes the same fusion decisions (and so the same fused multiply-adds) for every
+    problem, alone or in any batch. ``n_problems`` is not used (kept for callers)."""
+    per_device = SLOTS_CPU if platform == "cpu" else SLOTS_ACCELERATOR
+    return per_device * n_devices, per_device * n_devices
+
+
+class _Packing:
+    """The state of one problem packed into one float64 row (integers and flags are exact in
+    float64), with the columns of the fields the host reads and writes."""
+
+    def __init__(self, blank):
+        leaves, treedef = jax.tree.flatten(blank)       # the order of ravel_pytree, in numpy (no compiles)
+        self.blank_row = np.concatenate([np.ravel(np.asarray(leaf, np.float64)) for leaf in leaves])
+        leaf_of_column = np.repeat(np.arange(len(leaves)), [np.size(leaf) for leaf in leaves])
+        field_ids = jax.tree.unflatten(treedef, list(range(len(leaves))))
+        self.columns = {name: np.flatnonzero(leaf_of_column == getattr(field_ids, name))
+                        for name in RESULT_FIELDS}
+        self.scalar = {name: np.ndim(getattr(blank, name)) == 0 for name in self.columns}
+
+    def get(self, rows, name):
+        """Field ``name`` of packed ``rows``: (N,) for scalar fields, (N, k) for vectors."""
+        cols = self.columns[name]
+        return rows[:, cols[0]] if self.scalar[name] else rows[:, cols]
+
+
+def _rows_like(mask, a):
+    """``mask`` (S,) broadcast against the leading axis of ``a``."""
+    return mask.reshape(mask.shape + (1,) * (a.ndim - 1))
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled(fun: Callable, solver: Solver, n_devices: int):
+    """The jitted (and, with several devices, shard_mapped) slot runner: ONE program for every phase
+    (bulk, tail, a lone problem), so that a problem's arithmetic does not depend on the phase.
+
+    ``run(prob, rows, owner, q_prob, q_owner, n_queue, more, max_steps, stop_live)`` works on
+    one device's S slots (problem data ``prob``, packed state ``rows`` (S, K), problem index
+    ``owner``, −1 = empty) and queue of Q fresh problems (``q_*``, the first ``n_queue`` valid; a
+    slot that takes one starts from the solver's ``init``). Each step first empties the finished
+    slots into an output buffer and refills free slots from the queue, then steps every running
+    slot. It stops after ``max_steps`` steps, when nothing runs and the queue is used up, or once
+    the queue is used up and — if the host has ``more`` problems — a slot is free, or — if not —
+    at most ``stop_live`` problems still run. Returns the slots, how many queue rows were taken,
+    and the output buffer (Q + S rows, owners, −1 = unused)."""
+
+    step_one = functools.partial(solver.step, fun)
+    init_one = functools.partial(solver.init, fun)
+
+    def select(mask, new, old):
+        return jax.tree.map(lambda u, v: jnp.where(_rows_like(mask, v), u, v), new, old)
+
+    def run(prob, rows, owner, q_prob, q_owner, n_queue, more, max_steps, stop_live):
+        unravel = jax.flatten_util.ravel_pytree(init_one(jax.tree.map(lambda a: a[0], prob)))[1]
+        unpack = jax.vmap(unravel)
+        pack = jax.vmap(lambda one: jax.flatten_util.ravel_pytree(one)[0])
+        step, start = jax.vmap(step_one), jax.vmap(init_one)
+        n_slots, n_q = rows.shape[0], q_owner.shape[0]
+        n_queue = n_queue[0]
+
+        def running(state, owner):
+            return (owner >= 0) & (state.status == Status.RUNNING)
+
+        def collect_and_refill(c):
+            prob, state, owner, taken, out_rows, out_owner, n_out = c
+            finished = (owner >= 0) & ~running(state, owner)
+            dst = jnp.where(finished, n_out + jnp.cumsum(finished) - 1, n_q + n_slots)     # out of range: dropped
+            out_rows = out_rows.at[dst].set(pack(state), mode="drop")
+            out_owner = out_owner.at[dst].set(owner, mode="drop")
+            free = (owner < 0) | finished
+            src = taken + jnp.cumsum(free) - 1
+            take = free & (src < n_queue)
+            src = jnp.clip(src, 0, n_q - 1)
+            prob = select(take, jax.tree.map(lambda q: q[src], q_prob), prob)
+            state = select(take, start(prob), state)
+            owner = jnp.where(take, q_owner[src], jnp.where(free, -1, owner))
+            count = lambda mask: jnp.sum(mask, dtype=jnp.int32)
+            return prob, state, owner, taken + count(take), out_rows, out_owner, n_out + count(finished)
+
+        def cond(carry):
+            i, (prob, state, owner, taken, *_) = carry
+            live = running(state, owner)
+            dry = taken >= n_queue
+            stop = dry & jnp.where(more, ~jnp.all(live), jnp.sum(live) <= stop_live)
+            return (i < max_steps) & ~stop & (jnp.any(live) | ~dry)
+
+        def body(carry):
+            i, c = carry
+            prob, state, owner, taken = c[:4]
+            live = running(state, owner)
+            c = jax.lax.cond(jnp.any((owner >= 0) & ~live) | (jnp.any(owner < 0) & (taken < n_queue)),
+                             collect_and_refill, lambda c: c, c)
+            prob, state, owner = c[:3]
+            state = select(running(state, owner), step(prob, state), state)
+            return i + 1, (prob, state, owner) + c[3:]
+
+        out = (jnp.zeros((n_q + n_slots,) + rows.shape[1:], rows.dtype), jnp.full(n_q + n_slots, -1, owner.dtype))
+        init = (prob, unpack(rows), owner, jnp.zeros((), jnp.int32)) + out + (jnp.zeros((), jnp.int32),)
+        c = collect_and_refill(jax.lax.while_loop(cond, body, (jnp.zeros((), jnp.int32), init))[1])
+        prob, state, owner, taken, out_rows, out_owner, _ = c
+        return prob, pack(state), owner, taken[None], out_rows, out_owner
+
+    if n_devices > 1:
+        mesh = Mesh(np.array(jax.devices()[:n_devices]), ("batch",))
+        batch, same = PartitionSpec("batch"), PartitionSpec()
+        run = jax.shard_map(run, mesh=mesh, in_specs=(batch,) * 6 + (same,) * 3, out_specs=batch, check_vma=False)
+    return jax.jit(run, compiler_options=_COMPILER_OPTIONS)
+
+
+def minimise(fun: Callable, x0, args, A=None, b=None, *, solver: Solver, max_iter=10_000_000,
+             converge=None, n_devices: int | None = None, batch_size: int | None = None,
+             tail_size: int | None = None, queue_size: int | None = None, chunk: int = MAX_STEPS_PER_CALL,
+             progress: Callable | None = None) -> Result:
+    """Minimise ``fun(x, args_i)`` for every problem i of a batch, under A·x ≥ b.
+
+    solver: any :class:`~mfjax.solvers.base.Solver` (e.g. ``registry.build()``, minfx's Newton–GMW–
+    backtracking inside the Method of Multipliers); a solver with ``constrained = False`` ignores A, b.
+    x0: (N, n) starts (scaled coordinates). args: pytree with leading axis N. A: (m, n) or
+    (N, m, n); b: (m,) or (N, m) (None: no constraints). max_iter: int or (N,). converge: (N,)
+    bool, False forces a problem to run to max_iter (for straggler benchmarks). n_devices: devices
+    to split the batch across (default: all local devices). batch_size / tail_size: slot counts of
+    the bulk and tail phases over all devices (default :func:`default_sizes`: the same, fixed
+    width; at least 2 per device); queue_size: problems handed to each device per host visit
+    (default QUEUE_PER_SLOT per slot). chunk: device steps between host visits at most. progress:
+    called with (n_done, N) after each host visit. With the default sizes the results do not
+    depend, bit for bit, on the other problems, their order, the chunk or the number of devices
+    (see the module docstring); other sizes change only the round-off.
+    """
+    x0 = np.asarray(x0, dtype=np.float64)
+    N, n = x0.shape
+    if N == 0:
+        return Result(x0.copy(), np.zeros(0), *(np.zeros(0, np.int64) for _ in range(4)), np.zeros(0, np.int32))
+    if A is None or not getattr(solver, "constrained", True):
+        A, b = np.zeros((0, n)), np.zeros((0,))
+    A = np.ascontiguousarray(np.broadcast_to(np.asarray(A, np.float64), (N,) + np.shape(A)[-2:]))
+    b = np.ascontiguousarray(np.broadcast_to(np.asarray(b, np.float64), (N,) + np.shape(b)[-1:]))
+    max_iter = np.broadcast_to(np.asarray(max_iter, np.int64).clip(max=np.iinfo(np.int32).max), (N,))
+    converge = np.broadcast_to(np.ones(N, bool) if converge is None else np.asarray(converge, bool), (N,))
+    problems = Problem(x0, jax.tree.map(np.asarray, args), A, b, max_iter.astype(np.int32), converge.copy())
+    n_dev = n_devices or len(jax.devices())
+    batch, tail = default_sizes(N, n_dev, jax.devices()[0].platform)
+    batch, tail = batch_size or batch, tail_size or tail
+    if batch % n_dev or tail % n_dev or batch < 2 * n_dev or tail < 2 * n_dev:
+        raise ValueError(f"batch_size {batch} and tail_size {tail} must be multiples of the {n_dev} devices, "
+                         "with at least 2 slots per device")
+    run = _compiled(fun, solver, n_dev)
+    blank = jax.eval_shape(functools.partial(solver.init, fun), jax.tree.map(lambda a: a[0], problems))
+    packing = _Packing(jax.tree.map(lambda leaf: np.zeros(leaf.shape, leaf.dtype), blank))
+    rows = np.repeat(packing.blank_row[None], N, axis=0)     # every problem's state, host side
+    done = [0]
+
+    def report(newly_done):
+        done[0] += newly_done
+        if progress is not None:
+            progress(done[0], N)
+
+    status_col = packing.columns["status"][0]
+    q_len = queue_size or QUEUE_PER_SLOT * (batch // n_dev)
+    none = np.zeros(0, np.int64)
+    if tail < batch and N > tail:     # the bulk through the queue, then the last ones in the tail's slots
+        live = _phase(run, problems, rows, none, np.arange(N), batch, tail // n_dev, n_dev, q_len, chunk, status_col,
+                      report)
+        _phase(run, problems, rows, live, none, tail, 0, n_dev, tail // n_dev, chunk, status_col, report)
+    else:                             # one width for everything (the default)
+        slots = batch if tail >= batch else tail
+        _phase(run, problems, rows, none, np.arange(N), slots, 0, n_dev, q_len if slots == batch else slots // n_dev,
+               chunk, status_col, report)
+
+    get = packing.get
+    return Result(get(rows, "x").copy(), get(rows, "f").copy(), *(get(rows, k).astype(np.int64) for k in
+                  ("iters", "f_count", "g_count", "h_count")), get(rows, "status").astype(np.int32))
+
+
+def _phase(run, problems, rows, started, pending, slots, stop_live, n_dev, q_len, chunk, status_col, report):
+    """Problems ``started`` (their states in ``rows``; at most ``slots // n_dev`` per device, spread
+    over the devices) in ``slots`` slots, and the fresh problems ``pending`` handed to each device's
+    queue ``q_len`` at a time; the host visits when a queue is used up or after ``chunk`` steps. Ends
+    when the host has nothing left to hand out and at most ``stop_live`` problems run on each
+    device; every problem's row goes back into ``rows`` (in place). Returns the indices of the
+    problems still running."""
+    per_dev = slots // n_dev
+    owner = np.full(slots, -1, np.int64)
+    for j, i in enumerate(started):          # started problems, dealt round-robin over the devices
+        owner[(j % n_dev) * per_dev + j // n_dev] = i
+    pick = np.where(owner >= 0, owner, 0)
+    state = (jax.tree.map(lambda a: a[pick], problems), rows[pick], owner.astype(np.int32))
+    while True:
+        handed = [pending[d * q_len:(d + 1) * q_len] for d in range(n_dev)]
+        rest = pending[n_dev * q_len:]
+        q_idx = np.concatenate([np.append(h, np.zeros(q_len - len(h), h.dtype)) for h in handed])
+        q_owner = np.concatenate([np.append(h, np.full(q_len - len(h), -1)) for h in handed]).astype(np.int32)
+        n_queue = np.array([len(h) for h in handed], np.int32)
+        *state, taken, out_rows, out_owner = run(
+            *state, jax.tree.map(lambda a: a[q_idx], problems), q_owner, n_queue, len(rest) > 0,
+            np.int32(chunk), np.int32(stop_live))
+        out_owner = np.asarray(out_owner)
+        finished = out_owner >= 0
+        rows[out_owner[finished]] = np.asarray(out_rows)[finished]
+        pending = np.concatenate([h[t:] for h, t in zip(handed, np.asarray(taken))] + [rest])
+        report(int(finished.sum()))
+        owner, slot_rows = np.asarray(state[2]), np.asarray(state[1])
+        live = (owner >= 0) & (slot_rows[:, status_col] == Status.RUNNING)
+        if len(pending) == 0 and live.reshape(n_dev, per_dev).sum(axis=1).max() <= stop_live:
+            rows[owner[live]] = slot_rows[live]
+            return owner[live].astype(np.int64)
+
+
+@functools.lru_cache(maxsize=None)
+def _evaluator(fun: Callable):
+    return jax.jit(lambda x, args: jax.lax.map(lambda xa: fun(*xa), (x, args), batch_size=EVALUATE_WIDTH))
+
+
+def evaluate(fun: Callable, x, args) -> np.ndarray:
+    """fun at x for every problem of a batch (no optimisation), as a numpy array (N,). The batch is
+    padded to a power of two ≥ EVALUATE_WIDTH (repeating the last problem: few compilations) and
+    mapped EVALUATE_WIDTH problems at a time, so every problem's value comes from the same code,
+    whatever the batch."""
+    x = np.asarray(x, np.float64)
+    N = x.shape[0]
+    if N == 0:
+        return np.zeros(0)
+    size = padded_size(N, EVALUATE_WIDTH)
+    pad = lambda a: np.concatenate([np.asarray(a), np.repeat(np.asarray(a)[-1:], size - N, axis=0)])
+    return np.asarray(_evaluator(fun)(pad(x), jax.tree.map(pad, args)))[:N]
