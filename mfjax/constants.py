@@ -2,7 +2,7 @@
 
 Every constant is a product of two literals (``1.02 * 1e-10`` is not the same float as
 ``1.02e-10``); keeping relax's literal forms makes χ² agree with relax to the last bit
-(relax_reference.md §1.1, gotcha G3). SI units throughout.
+(relax ``lib/physical_constants.py``, ``lib/periodic_table.py``). SI units throughout.
 """
 from math import pi
 

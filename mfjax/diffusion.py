@@ -1,5 +1,5 @@
-"""Rotational diffusion tensors, their parameterisations and spectral-density components (relax's
-lib/diffusion/weights.py, correlation_time.py and direction_cosine.py; data_store/diff_tensor.py).
+"""Rotational diffusion tensors, their parameterisations and spectral-density components (Woessner 1962;
+relax's lib/diffusion/weights.py, correlation_time.py and direction_cosine.py; data_store/diff_tensor.py).
 
 ``components(diffusion, vector)`` gives, for one XH bond, the weights c_i and correlation times τ_i (s)
 of the k = 1 (sphere), 3 (spheroid) or 5 (ellipsoid) exponentials, in relax's index order.

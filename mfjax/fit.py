@@ -15,6 +15,7 @@ from mfjax.constants import N15_CSA, NH_BOND_LENGTH
 from mfjax.data import RelaxationData
 from mfjax.objective import residue_problem
 from mfjax.solvers import batch, grid, registry
+from mfjax.solvers.active_set import ActiveSetNewton
 from mfjax.status import Status, status_names
 
 MIN_POINTS = 3   # relax deselects residues with fewer data points (overfit_deselect)
@@ -140,7 +141,9 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     algorithm, line_search, hessian_mod, constraints: names of the solver parts
     (``mfjax.solvers.registry``: algorithm "newton"; line_search "backtrack", "more_thuente" or
     "none"; hessian_mod "gmw" or "none" (None); constraints True/"mom": the Method of Multipliers on
-    relax's A·x ≥ b, False/"none": unconstrained).
+    relax's A·x ≥ b, False/"none": unconstrained). algorithm "active_set_newton" (experimental):
+    the active-set Newton of :mod:`mfjax.solvers.active_set` on the same A·x ≥ b (its own line search
+    and termination: line_search, hessian_mod, func_tol and grad_tol do not apply).
     func_tol, grad_tol, max_iter: minfx's termination settings. Residues with no data, fewer than
     3 points or fewer points than parameters are not fitted (relax's overfit_deselect): they are
     marked SKIPPED_NO_DATA / SKIPPED_TOO_FEW_DATA, with NaN parameters and χ² and zero counts.
@@ -150,8 +153,11 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     converged starts found distinct minima (rule in :mod:`mfjax.multistart`).
     Inputs are checked for physical sense first (:mod:`mfjax.sanity`). Returns a :class:`FitResult`.
     """
-    solver = registry.build(algorithm, line_search, hessian_mod, constraints, func_tol=func_tol,
-                            grad_tol=grad_tol)      # validates the settings up front
+    if algorithm == "active_set_newton":   # docs/constrained_newton.md
+        solver = ActiveSetNewton(constrained=bool(constraints))
+    else:
+        solver = registry.build(algorithm, line_search, hessian_mod, constraints, func_tol=func_tol,
+                                grad_tol=grad_tol)      # validates the settings up front
     starts = int(starts)
     if starts < 1 or start_kind not in multistart.START_KINDS:
         raise ValueError(f"starts must be >= 1 and start_kind one of {multistart.START_KINDS}, "

@@ -105,7 +105,7 @@ class Model:
         return tuple(UNITS[p] for p in self.params)
 
 
-# relax's model_map (relax_reference.md §2.4); tmN = "local_tm" prepended to mN.
+# relax's model_map (``specific_analyses/model_free/model.py model_map``); tmN = "local_tm" prepended to mN.
 _BASE = {
     "m0": (),
     "m1": ("s2",),
@@ -161,7 +161,7 @@ def scaling(model: str | Model) -> np.ndarray:
 
 
 def linear_constraints(model: str | Model, tm: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """relax's linear constraints A·x_scaled ≥ b (relax_reference.md §3.2), rows in relax's order.
+    """relax's linear constraints A·x_scaled ≥ b (relax ``specific_analyses/model_free/parameters.py linear_constraints``), rows in relax's order.
 
     Per parameter, in vector order: local_tm 0 ≤ τm ≤ 200 ns; s2, s2f, s2s 0 ≤ · ≤ 1, then for s2
     S2 ≤ S2f and S2 ≤ S2s where those are parameters; te, tf, ts ≥ 0, then tf ≤ ts (on ts), then
@@ -255,7 +255,7 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 
 def deconvolve(model: str | Model, params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Fill in the order parameter that the model does not fit (relax_reference.md §2.5).
+    """Fill in the order parameter that the model does not fit (relax ``specific_analyses/model_free/parameters.py disassemble_param_vector``).
 
     s2 and s2f fitted: s2s = s2/s2f (1e99 where s2f = 0); s2f and s2s fitted: s2 = s2f·s2s;
     s2 and s2s fitted: s2f = s2/s2s (1e99 where s2s = 0). Returns a new dict (float64 arrays) with the

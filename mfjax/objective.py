@@ -1,4 +1,5 @@
-"""Back-calculated relaxation data and χ² of one residue, batched with ``vmap`` (relax_reference.md §1.5).
+"""Back-calculated relaxation data and χ² of one residue, batched with ``vmap`` (χ² as relax's
+``target_functions/mf.py``; d'Auvergne & Gooley 2008).
 
 Public: ``back_calc`` and ``chi2`` (SI parameters, numpy in and out). For the optimisers:
 ``residue_problem`` returns the one-residue χ² in scaled coordinates (x_SI = x_scaled · scale) with

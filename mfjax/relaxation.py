@@ -1,5 +1,6 @@
 """R1, R2 and the steady-state NOE from J(ω), with relax's constants and operation order
-(relax_reference.md §1.2–1.4).
+(Abragam 1961; as relax builds them: ``target_functions/mf.py``,
+``lib/auto_relaxation/ri_comps.py``, ``lib/auto_relaxation/ri.py``).
 
 Host-side helpers (numpy, computed once per experiment / residue as relax does in its set-up):
 ``frequencies`` (the five signed angular frequencies per field), ``dipolar_constant``, ``csa_constant``,
@@ -32,7 +33,7 @@ def frequencies(fields_mhz, nucleus: str = "15N") -> np.ndarray:
     """The five frequencies per field (nf, 5), rad s⁻¹: [0, ωX, ωH − ωX, ωH, ωH + ωX].
 
     ωX = ωH / (γH/γX) keeps its sign (negative for 15N), so for 15N the third entry is ωH + |ωN| and
-    the fifth ωH − |ωN| (relax's convention, gotcha G1).
+    the fifth ωH − |ωN| (relax's convention: ωX keeps the sign of γX, ``target_functions/mf.py Mf.__init__``).
     """
     omega_h = proton_omega(fields_mhz)
     omega_x = omega_h / g_ratio(nucleus)

@@ -367,4 +367,6 @@ def test_vmap_while_loop_matches_python_loop():
         assert int(bt.n_evals[i]) == int(ref_bt.n_evals)
     np.testing.assert_array_equal(np.asarray(mt.error), [ERR_NONE] * len(CASES) + [ERR_ASCENT])
     assert int(mt.f_count[-1]) == 0 and int(bt.n_evals[-1]) > 1
-    assert isinstance(mt, MTState) and A_MIN == 1e-25
+    # every step the searches end with lies in minfx's bracket [a_min, a_max] = [1e-25, 4·max(1, a0)]
+    alphas = np.asarray(mt.alpha)[:-1]
+    assert isinstance(mt, MTState) and np.all(alphas >= A_MIN) and np.all(alphas <= 4 * np.maximum(1.0, np.asarray(a0s)[:-1]))

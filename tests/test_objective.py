@@ -184,7 +184,7 @@ P4 = {"s2": [0.9], "te": [1e-10], "rex": [1.0]}
     (dict(model="m4", params=P4, diffusion=Spheroid(1e-8, 1e6, 0.1, 0.2)), "needs the XH unit vectors"),
     (dict(model="m4", params=P4, diffusion=Ellipsoid(1e-8, 1e6, 0.1, 0.1, 0.2, 0.3),
           vectors=np.tile([0.0, 0.0, 1.0], (2, 1))),
-     r"vectors must have shape \(1, 3\)|inconsistent numbers of residues"),
+     r"inconsistent numbers of residues \(parameter 's2': 1, parameter 'te': 1, parameter 'rex': 1, vectors: 2\)"),
     (dict(model="m4", params=P4, diffusion=Spheroid(1e-8, 1e6, 0.1, 0.2), vectors=[[0.0, 0.0, 1.1]]),
      "must be unit vectors.*residue index 0 has length 1.1"),
     (dict(model="m4", params={"s2": [0.9], "te": [1e-10]}, diffusion=Sphere(1e-8)), r"missing \['rex'\]"),
@@ -211,7 +211,7 @@ def test_refusals_with_data_name_the_residue():
     data = RelaxationData(EXP, [VALUES, VALUES], [ERRORS, ERRORS], residues=["ALA2", "GLY3"])
     with pytest.raises(ValueError, match="residue 'GLY3' has length 0.5"):
         residue_problem(data, "m4", Spheroid(1e-8, 1e6, 0.1, 0.2), vectors=[[0.0, 0.0, 1.0], [0.0, 0.5, 0.0]])
-    with pytest.raises(ValueError, match=r"parameter 'te' is not finite \(nan\) at residue 'GLY3'|'te' is not finite"):
+    with pytest.raises(ValueError, match=r"parameter 'te' is not finite \(nan\) at residue 'GLY3'"):
         chi2(data, "m2", {"s2": [0.9, 0.9], "te": [1e-10, np.nan]}, Sphere(1e-8))
-    with pytest.raises(ValueError, match="r has 3 values but there are 2 residues|r \\(bond length, m\\) has 3"):
+    with pytest.raises(ValueError, match=r"r \(bond length, m\) has 3 values but there are 2 residues"):
         residue_problem(data, "m4", Sphere(1e-8), r=[1e-10] * 3)

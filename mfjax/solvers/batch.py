@@ -10,13 +10,15 @@ problem. With several devices each device runs its own loop on its shard (``jax.
 stops independently.
 
 Bitwise batch independence: a problem's result does not depend on its neighbours, its slot, the
-phase or the number of devices. By default every phase runs ONE program (the queued runner) at ONE
-width per device, whatever the number of problems: XLA's fusion decisions, and with them where
-LLVM fuses a multiply and an add into one FMA (one rounding instead of two), depend on the batch
-width, so a problem fitted alone in 2 slots and in a batch of 64 slots could differ in the last bit
-(and chaotic paths then in the answer). Each problem's arithmetic is elementwise along the batch
-axis (the solver parts write their inner products out, ``solvers/_arith.py``). A lone problem thus
-pays for a full-width step. tests/test_batch_independence.py checks it.
+phase or the number of devices. XLA's fusion decisions, and with them where LLVM fuses a multiply
+and an add into one FMA (one rounding instead of two), depend on the batch width: measured here, a
+problem stepped 2, 4 or 8 wide (or in groups of 8) can differ in the last bit from the same problem
+in 64 slots, and chaotic paths then end elsewhere (RG point 524). Widths of 16 and more compile to
+the same per-problem code. So every phase runs ONE program (the queued runner) at a width that
+does not depend on the number of problems: 64 slots per CPU device for the bulk, 16 for the tail
+and for small batches; each problem's arithmetic is elementwise along the batch axis (the solver
+parts write their inner products out, ``solvers/_arith.py``). tests/test_batch_independence.py
+checks it; a lone problem pays for a 16-wide step.
 """
 from __future__ import annotations
 
@@ -34,7 +36,8 @@ from mfjax.solvers.base import RESULT_FIELDS, Problem, Solver
 from mfjax.status import Status
 
 MAX_STEPS_PER_CALL = 2048   # device steps between host visits at most (progress reports)
-SLOTS_CPU = 64               # slots per CPU device, bulk and tail alike
+SLOTS_CPU = 64               # bulk slots per CPU device
+TAIL_SLOTS_CPU = 16          # tail slots per CPU device (and for batches of at most that many problems)
 SLOTS_ACCELERATOR = 16384    # slots per accelerator
 QUEUE_PER_SLOT = 16   # problems handed to a device per host visit, per slot
 EVALUATE_WIDTH = 8    # problems per step of evaluate()
@@ -56,13 +59,13 @@ class Result(NamedTuple):
 
 
 def default_sizes(n_problems: int, n_devices: int, platform: str) -> tuple[int, int]:
-    """(batch, tail) slot counts over all devices: SLOTS_CPU per CPU device (the fastest per
-    problem-step on CPU, measured with experiments/bench_fit.py) or SLOTS_ACCELERATOR per
-    accelerator, for the bulk AND the tail, whatever the number of problems: one program width, so
-    that XLA makes the same fusion decisions (and so the same fused multiply-adds) for every
-    problem, alone or in any batch. ``n_problems`` is not used (kept for callers)."""
-    per_device = SLOTS_CPU if platform == "cpu" else SLOTS_ACCELERATOR
-    return per_device * n_devices, per_device * n_devices
+    """(batch, tail) slot counts over all devices, whatever the number of problems (so that every
+    problem runs through the same per-problem code, see the module docstring): on CPU SLOTS_CPU per
+    device for the bulk (the fastest per problem-step, experiments/bench_fit.py) and TAIL_SLOTS_CPU
+    for the tail; SLOTS_ACCELERATOR per accelerator for both. ``n_problems`` is not used."""
+    if platform == "cpu":
+        return SLOTS_CPU * n_devices, TAIL_SLOTS_CPU * n_devices
+    return SLOTS_ACCELERATOR * n_devices, SLOTS_ACCELERATOR * n_devices
 
 
 class _Packing:
@@ -267,18 +270,18 @@ def _phase(run, problems, rows, started, pending, slots, stop_live, n_dev, q_len
 
 @functools.lru_cache(maxsize=None)
 def _evaluator(fun: Callable):
-    return jax.jit(lambda x, args: jax.lax.map(lambda xa: fun(*xa), (x, args), batch_size=EVALUATE_WIDTH))
+    return jax.jit(jax.vmap(fun))
 
 
 def evaluate(fun: Callable, x, args) -> np.ndarray:
-    """fun at x for every problem of a batch (no optimisation), as a numpy array (N,). The batch is
-    padded to a power of two ≥ EVALUATE_WIDTH (repeating the last problem: few compilations) and
-    mapped EVALUATE_WIDTH problems at a time, so every problem's value comes from the same code,
-    whatever the batch."""
+    """fun at x for every problem of a batch (no optimisation), as a numpy array (N,): one program of
+    EVALUATE_WIDTH problems, called on consecutive blocks (the last one padded by repeating its last
+    problem), so every problem's value comes from the same code whatever the batch."""
     x = np.asarray(x, np.float64)
     N = x.shape[0]
-    if N == 0:
-        return np.zeros(0)
-    size = padded_size(N, EVALUATE_WIDTH)
+    size = -(-N // EVALUATE_WIDTH) * EVALUATE_WIDTH
     pad = lambda a: np.concatenate([np.asarray(a), np.repeat(np.asarray(a)[-1:], size - N, axis=0)])
-    return np.asarray(_evaluator(fun)(pad(x), jax.tree.map(pad, args)))[:N]
+    x, args = pad(x), jax.tree.map(pad, args)
+    blocks = [np.asarray(_evaluator(fun)(x[i:i + EVALUATE_WIDTH], jax.tree.map(lambda a: a[i:i + EVALUATE_WIDTH], args)))
+              for i in range(0, size, EVALUATE_WIDTH)]
+    return np.concatenate(blocks)[:N] if blocks else np.zeros(0)

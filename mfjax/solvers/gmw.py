@@ -1,6 +1,7 @@
 """GMW81 modified Cholesky factorisation and the Newton direction, as minfx computes them.
 
-Algorithm 6.5 of Nocedal & Wright (1999) in minfx's variant (relax_reference.md §4.3):
+Algorithm 6.5 of Nocedal & Wright (1999) (Gill, Murray & Wright 1981) in minfx's variant
+(minfx ``hessian_mods/gmw81.py``; docs/algorithms.md, "GMW"):
 ε = 1e-16 (not machine epsilon), pivot ties pick the later index, only the upper triangle
 is read, and minfx's Newton step uses two general (LU) solves with the non-triangular
 L = P·rᵀ (``gmw_direction`` solves the same systems by substitution on rᵀ, round-off apart).

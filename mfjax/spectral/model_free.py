@@ -1,4 +1,5 @@
-"""Model-free spectral densities J(ω) in relax's numerically stabilised forms (relax_reference.md §2.1).
+"""Model-free spectral densities J(ω) in relax's numerically stabilised forms (relax
+``lib/spectral_densities/model_free.py``; Lipari & Szabo 1982, Clore et al. 1990).
 
 J(ω) = 0.4 · Σ_i (c_i·τ_i) · X_i(ω), summed over the diffusion components i (weights c_i, correlation
 times τ_i in s), with X_i built from
