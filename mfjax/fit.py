@@ -9,7 +9,7 @@ from typing import Mapping
 import jax
 import numpy as np
 
-from mfjax import corners, models, sanity
+from mfjax import corners, models, multistart, sanity
 from mfjax._x64 import x64
 from mfjax.constants import N15_CSA, NH_BOND_LENGTH
 from mfjax.data import RelaxationData
@@ -42,6 +42,7 @@ class FitResult:
     grid_count: np.ndarray
     n_points: np.ndarray
     settings: dict = field(default_factory=dict)
+    multiple_minima: np.ndarray | None = None   #: (n,) bool: distinct minima among the starts (``starts`` > 1)
 
     @property
     def status_names(self) -> list[str]:
@@ -145,7 +146,7 @@ def _mark_degenerate_corners(model, problem, x, chi2, status):
 def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=N15_CSA, vectors=None, x0=None,
         grid_inc=11, grid_bounds="relax", algorithm="newton", line_search="backtrack", hessian_mod="gmw",
         constraints=True, func_tol=1e-25, grad_tol=None, max_iter=10_000_000, preset=None, n_devices=None,
-        progress=None, shared_programs=False) -> FitResult:
+        progress=None, shared_programs=False, starts=1, start_kind="grid", seed=0) -> FitResult:
     """Fit one model-free model to every residue of ``data``.
 
     model: "m0"–"m9", "tm0"–"tm9" or a registered custom model. diffusion: a fixed tensor
@@ -167,7 +168,11 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     uses it. Residues with no data, fewer than 3 points or fewer points than parameters are not fitted
     (relax's overfit_deselect): they are marked SKIPPED_NO_DATA / SKIPPED_TOO_FEW_DATA, with NaN
     parameters and χ² and zero counts. Inputs are checked for physical sense first
-    (:mod:`mfjax.sanity`). Returns a :class:`FitResult`.
+    (:mod:`mfjax.sanity`). starts > 1: several starts per residue (``start_kind`` "grid": the best
+    distinct grid points; "random": random in the grid bounds with ``seed``; "mixed": half each; a
+    given x0 is the first start), minimised as one batch; the lowest χ² is kept and
+    ``multiple_minima`` flags residues where converged starts found distinct minima (rule in
+    :mod:`mfjax.multistart`). Returns a :class:`FitResult`.
     """
     if preset is not None:
         chosen = presets.get_preset(preset)
@@ -178,6 +183,10 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     else:
         solver = registry.build(algorithm, line_search, hessian_mod, constraints, func_tol=func_tol,
                                 grad_tol=grad_tol)      # validates the settings up front
+    starts = int(starts)
+    if starts < 1 or start_kind not in multistart.START_KINDS:
+        raise ValueError(f"starts must be >= 1 and start_kind one of {multistart.START_KINDS}, "
+                         f"got {starts} and {start_kind!r}")
     model = models.get_model(model)
     if not isinstance(grid_bounds, str) and isinstance(grid_bounds, Mapping):
         sanity.parameters({k: np.ravel(v) for k, v in grid_bounds.items()}, what="grid bound")
@@ -196,7 +205,13 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
         A, b = _pad_constraints(A, b, _constraint_rows(model.n_params))
 
     grid_count = np.zeros(n, np.int64)
-    if x0 is not None:
+    multiple_minima = np.zeros(n, bool)
+    single = starts == 1 or not model.n_params
+    if not single:
+        x, chi2, counts, status, grid_count, multiple_minima = _multistart(
+            problem, model, x0, starts, start_kind, seed, grid_inc, grid_bounds, A, b, solver, max_iter,
+            n_devices, progress)
+    elif x0 is not None:
         start = _start_points(x0, model, n) / scales
     elif model.n_params:
         lower, upper = models.grid_bounds(model, grid_bounds)
@@ -207,13 +222,13 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     else:
         start = np.zeros((n, 0))
 
-    if model.n_params:
+    if single and model.n_params:
         res = batch.minimise(problem.fun, start, problem.args, A, b, solver=solver, max_iter=max_iter,
                               n_devices=n_devices, progress=progress)
         x, chi2 = res.x, res.f
         counts = res.iterations, res.f_count, res.g_count, res.h_count
         status = res.status.copy()
-    else:
+    elif single:
         size = -(-n // 256) * 256         # a fixed shape for any residue count (rows repeated)
         pick = np.minimum(np.arange(size), n - 1)
         x, chi2 = start, np.asarray(batch.evaluate(problem.fun, np.zeros((size, 0)),
@@ -231,12 +246,13 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     grid_count = np.where(skipped, 0, grid_count)
     settings = dict(diffusion=diffusion, r=r, csa=csa, grid_inc=grid_inc, grid_bounds=grid_bounds,
                     algorithm=algorithm, line_search=line_search, hessian_mod=hessian_mod, constraints=constraints,
-                    preset=preset,
-                    func_tol=func_tol, grad_tol=grad_tol, max_iter=max_iter, x0_given=x0 is not None)
+                    preset=preset, shared_programs=shared_programs,
+                    func_tol=func_tol, grad_tol=grad_tol, max_iter=max_iter, x0_given=x0 is not None,
+                    vectors=vectors, starts=starts, start_kind=start_kind, seed=seed)
     return FitResult(model=model.name, residues=tuple(data.residues), params=params, chi2=np.asarray(chi2),
                      iterations=np.asarray(counts[0]), f_count=np.asarray(counts[1]), g_count=np.asarray(counts[2]),
                      h_count=np.asarray(counts[3]), status=status, grid_count=np.asarray(grid_count),
-                     n_points=n_points, settings=settings)
+                     n_points=n_points, settings=settings, multiple_minima=multiple_minima)
 
 
 @x64
@@ -255,3 +271,35 @@ def fit_models(data: RelaxationData, names=("m0", "m1", "m2", "m3", "m4", "m5", 
         out[model.name] = fit(data, model, diffusion=None if model.local_tm else diffusion,
                               shared_programs=True, **kwargs)
     return out
+
+
+def _multistart(problem, model, x0, starts, start_kind, seed, grid_inc, grid_bounds, A, b, solver, max_iter,
+                n_devices, progress):
+    """``starts`` starts per residue minimised as one batch (residue-major), the best kept."""
+    n, scales = problem.args["values"].shape[0], np.asarray(problem.scales)
+    lower, upper = models.grid_bounds(model, grid_bounds)
+    lower, upper = lower / scales, upper / scales
+    Ac, bc = (A, b) if solver.constrained else (None, None)
+    n_random = {"grid": 0, "random": starts, "mixed": starts // 2}[start_kind]
+    n_given = 0 if x0 is None else 1
+    n_grid = starts - n_random - n_given
+    parts = [] if x0 is None else [(_start_points(x0, model, n) / scales)[:, None]]
+    grid_count = np.zeros(n, np.int64)
+    if n_grid > 0:
+        points, _ = multistart.grid_starts(problem.fun, problem.args, lower, upper, _grid_inc(grid_inc, model),
+                                           Ac, bc, n_grid)
+        parts.append(points)
+        grid_count[:] = int(np.prod(_grid_inc(grid_inc, model)))
+    if n_random > 0:
+        times = np.array([unit == "s" for unit in model.units])
+        parts.append(multistart.random_starts(n, lower, upper, Ac, bc, n_random, seed, log_axes=times))
+    start = np.concatenate(parts, axis=1)                               # (n, starts, p)
+    k = start.shape[1]
+    args = {key: np.repeat(np.asarray(value), k, axis=0) for key, value in problem.args.items()}
+    res = batch.minimise(problem.fun, start.reshape(n * k, -1), args, A, b, solver=solver, max_iter=max_iter,
+                         n_devices=n_devices, progress=progress)
+    shaped = lambda a: np.asarray(a).reshape((n, k) + np.shape(a)[1:])
+    best, flag = multistart.keep_best(shaped(res.x), shaped(res.f), shaped(res.status))
+    pick = lambda a: shaped(a)[np.arange(n), best]
+    counts = tuple(pick(c) for c in (res.iterations, res.f_count, res.g_count, res.h_count))
+    return pick(res.x), pick(res.f), counts, pick(res.status).copy(), grid_count, flag

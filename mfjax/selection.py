@@ -1,0 +1,158 @@
+"""Model selection and model elimination as relax does them (relax ``lib/model_selection.py``,
+``pipe_control/model_selection.py``, ``specific_analyses/model_free/api.py`` ``eliminate``;
+d'Auvergne & Gooley 2003, J Biomol NMR 25:25–39; Akaike 1973; Hurvich & Tsai 1989; Schwarz 1978).
+
+    AIC  = χ² + 2k
+    AICc = χ² + 2k + 2k(k+1)/(n − k − 1)      (undefined when n ≤ k + 1: the model is not selectable)
+    BIC  = χ² + k·ln(n)
+
+k: the number of fitted parameters of the residue's model (local τm included, a fixed diffusion tensor
+not); n: the residue's number of data points. Global selection sums χ², k and n over the residues.
+The lowest value wins by a strict < (ties go to the first model listed).
+
+Elimination (relax's defaults): a fit is eliminated when local τm ≥ 50 ns, or when any of τe, τf, τs
+≥ 1.5·τm (τm the local τm of tm models, else the fixed tensor's τm); comparisons ≥ on SI values.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mfjax.fit import fit
+from mfjax.models import PARAMETERS, get_model
+from mfjax._x64 import x64
+from mfjax.status import Status
+
+CRITERIA = ("AIC", "AICc", "BIC")
+LOCAL_TM_LIMIT = 50e-9     # s, relax's c1
+TAU_RATIO_LIMIT = 1.5      # relax's c2
+_UNUSABLE = (Status.SKIPPED_NO_DATA, Status.SKIPPED_TOO_FEW_DATA, Status.NOT_FINITE)
+
+
+def information_criterion(chi2, k, n, name="AIC"):
+    """AIC, AICc or BIC of χ² with k parameters and n data points (broadcast arrays); AICc is NaN
+    where n ≤ k + 1 (not selectable), BIC is NaN where n < 1."""
+    chi2, k, n = (np.asarray(a, np.float64) for a in (chi2, k, n))
+    if name == "AIC":
+        return chi2 + 2.0 * k
+    if name == "AICc":
+        ok = n > k + 1
+        return np.where(ok, chi2 + 2.0 * k + 2.0 * k * (k + 1.0) / np.where(ok, n - k - 1.0, 1.0), np.nan)
+    if name == "BIC":
+        return np.where(n >= 1, chi2 + k * np.log(np.where(n >= 1, n, 1.0)), np.nan)
+    raise ValueError(f"unknown criterion {name!r}; use one of {CRITERIA}")
+
+
+def eliminated(model, params, tm=None, local_tm_limit=LOCAL_TM_LIMIT, tau_ratio=TAU_RATIO_LIMIT):
+    """(n,) bool: relax's elimination rules on SI ``params`` (dict name -> (n,) or (..., n)).
+
+    tm: the fixed tensor's τm in s (models without local_tm); ignored for tm0–tm9."""
+    model = get_model(model)
+    shape = np.shape(next(iter(params.values()))) if params else ()
+    out = np.zeros(shape, bool)
+    if model.local_tm:
+        tau_m = np.asarray(params["local_tm"], np.float64)
+        out |= tau_m >= local_tm_limit
+    else:
+        tau_m = None if tm is None else float(tm)
+    for name in ("te", "tf", "ts"):
+        if name in model.params and tau_m is not None:
+            out |= np.asarray(params[name], np.float64) >= tau_ratio * tau_m
+    return out
+
+
+@dataclass
+class Selection:
+    """The result of :func:`select` (numpy arrays, n residues, models in the order given)."""
+
+    models: tuple[str, ...]
+    residues: tuple[str, ...]
+    model: np.ndarray          # (n,) chosen model names ("" where no model is selectable)
+    criterion_name: str
+    criterion: np.ndarray      # (n_models, n) criterion values (NaN: not selectable)
+    selectable: np.ndarray     # (n_models, n) bool: usable fit, not eliminated, criterion defined
+    eliminated: np.ndarray     # (n_models, n) bool: removed by relax's elimination rules
+    fits: dict                 # model name -> FitResult
+    params: dict               # the winner's parameters, name -> (n,) (NaN where the winner lacks it)
+    chi2: np.ndarray           # (n,) the winner's χ²
+    index: np.ndarray          # (n,) index of the winner in ``models`` (−1: none)
+
+    def columns(self) -> dict:
+        cols = {"residue": list(self.residues), "model": list(self.model), "chi2": self.chi2}
+        cols.update(self.params)
+        for j, name in enumerate(self.models):
+            cols[f"{self.criterion_name}_{name}"] = self.criterion[j]
+        return cols
+
+    def to_dataframe(self):
+        """One row per residue: chosen model, its χ² and parameters, every model's criterion."""
+        try:
+            import pandas as pd
+        except ImportError as err:  # pragma: no cover - depends on the environment
+            raise ImportError("to_dataframe needs pandas: pip install 'mfjax[table]'") from err
+        return pd.DataFrame(self.columns())
+
+
+def choose(values, selectable):
+    """Index (n,) of the lowest value per column by strict < over rows in order (ties: first row),
+    −1 where no row is selectable."""
+    best = np.full(values.shape[1], -1)
+    best_value = np.full(values.shape[1], 1e300)
+    for j in range(values.shape[0]):
+        better = selectable[j] & (values[j] < best_value)
+        best = np.where(better, j, best)
+        best_value = np.where(better, values[j], best_value)
+    return best
+
+
+@x64
+def select(data, models=tuple(f"m{i}" for i in range(10)), criterion="AIC", scope="local", eliminate=True,
+           **fit_options) -> Selection:
+    """Fit every model of ``models`` to ``data`` with ``mfjax.fit(**fit_options)`` and pick one per
+    residue by ``criterion`` ("AIC", "AICc", "BIC").
+
+    scope "local": per residue; "global": one model for all residues (χ², k, n summed over the
+    residues usable under every model). A fit is not selectable when its status is SKIPPED_*, or
+    NOT_FINITE, its χ² is not finite, it is eliminated (``eliminate=True``: relax's rules, as the
+    d'Auvergne protocol applies them) or the criterion is undefined (AICc with n ≤ k + 1).
+    """
+    if criterion not in CRITERIA:
+        raise ValueError(f"unknown criterion {criterion!r}; use one of {CRITERIA}")
+    if scope not in ("local", "global"):
+        raise ValueError(f"scope must be 'local' or 'global', got {scope!r}")
+    names = tuple(get_model(m).name for m in models)
+    if not names or len(set(names)) != len(names):
+        raise ValueError(f"models must be a non-empty list of distinct model names, got {list(models)}")
+    diffusion = fit_options.get("diffusion")
+    tm = None if diffusion is None else float(diffusion.tm)
+    fits = {name: fit(data, name, **fit_options) for name in names}
+    n_points = np.asarray(data.n_points)
+    chi2 = np.stack([fits[m].chi2 for m in names])
+    k = np.array([get_model(m).n_params for m in names], np.float64)[:, None] * np.ones_like(chi2)
+    usable = np.stack([~np.isin(fits[m].status, _UNUSABLE) for m in names]) & np.isfinite(chi2)
+    elim = np.stack([np.broadcast_to(eliminated(m, fits[m].params, tm), usable.shape[1:]) for m in names]) \
+        if eliminate else np.zeros_like(usable)
+    if scope == "local":
+        values = information_criterion(chi2, k, n_points[None, :], criterion)
+        selectable = usable & ~elim & np.isfinite(values)
+    else:
+        common = np.all(usable, axis=0)
+        values_g = information_criterion(np.where(common, chi2, 0).sum(1), (k * common).sum(1), n_points[common].sum(), criterion)
+        values = np.repeat(values_g[:, None], chi2.shape[1], axis=1)
+        selectable = np.repeat((~np.any(elim & common, axis=1) & np.isfinite(values_g))[:, None], chi2.shape[1], 1)
+        selectable &= common[None, :]
+    index = choose(values, selectable)
+    rows = np.arange(chi2.shape[1])
+    chosen = np.array([""] + list(names), dtype=object)[index + 1]
+    params = {}
+    for p in sorted({p for m in names for p in fits[m].params}, key=list(PARAMETERS).index):
+        params[p] = np.full(len(rows), np.nan)
+        for j, m in enumerate(names):
+            if p in fits[m].params:
+                params[p][index == j] = fits[m].params[p][index == j]
+    best_chi2 = np.where(index >= 0, chi2[np.maximum(index, 0), rows], np.nan)
+    return Selection(models=names, residues=tuple(data.residues), model=chosen, criterion_name=criterion,
+                     criterion=values, selectable=selectable, eliminated=elim, fits=fits, params=params,
+                     chi2=best_chi2, index=index)
+
