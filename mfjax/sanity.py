@@ -43,6 +43,10 @@ RANGES = {
 CHECKS = ("field", "r", "csa", "tm", "tensor", "s2", "tau", "rex")
 PARAMETER_CHECKS = {"s2": "s2", "s2f": "s2", "s2s": "s2", "te": "tau", "tf": "tau", "ts": "tau",
                     "local_tm": "local_tm", "rex": "rex"}
+# Round-off allowed beyond a parameter's constraint bound: a constrained optimiser (the Method of
+# Multipliers) may end a hair outside (e.g. Rex = -7e-27), and such fitted values must still be usable
+# as start values or for a back-calculation. Far below any unit mistake.
+SLACK = {"s2": 1e-9, "tau": 1e-18, "local_tm": 1e-18, "rex": 1e-9}
 _SWITCH = {"local_tm": "tm"}        # the local tm parameter is switched off with "tm"
 
 _allowed: set[str] = set()
@@ -95,8 +99,9 @@ def _fmt(x) -> str:
 
 def _in(x, check) -> bool:
     lo, hi = RANGES[check]
+    slack = SLACK.get(check, 0.0)
     x = np.abs(x) if check == "csa" else x
-    ok = (x >= lo) & (x <= hi)
+    ok = (x >= lo - slack) & (x <= hi + slack)
     if check == "csa":
         ok &= x > 0
     if check == "rex":

@@ -108,3 +108,12 @@ def test_usual_values_pass():
     sanity.csa(-172e-6)
     sanity.tensor(Sphere(10e-9))
     sanity.parameters({"s2": [0.97], "te": [2048e-12], "rex": [0.149], "local_tm": [0.0, 200e-9]})
+
+
+def test_fitted_round_off_beyond_a_bound_is_accepted_but_not_more():
+    # a constrained fit can end a hair outside its bound (the Method of Multipliers): still usable
+    sanity.parameters({"s2": [1.0 + 2e-16, -1e-17], "te": [-1e-25], "rex": [-7e-27]})
+    with pytest.raises(ValueError, match="rex"):
+        sanity.parameters({"rex": [-1e-3]})
+    with pytest.raises(ValueError, match="s2"):
+        sanity.parameters({"s2": [1.001]})
