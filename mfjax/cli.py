@@ -410,21 +410,6 @@ def demo(out=None, args=None) -> int:
     return 0
 
 
-def _merge_selection(sel, data) -> tuple[FitResult, list]:
-    """One FitResult of the models chosen per residue ("none" where no model was selectable: NaN)."""
-    first = sel.fits[sel.models[0]]
-    chosen = [str(m) or "none" for m in sel.model]
-    params = {k: np.asarray(v, dtype=np.float64) for k, v in sel.params.items()}
-    picks = {name: np.array([getattr(sel.fits[m], name)[i] if m != "none" else getattr(first, name)[i]
-                             for i, m in enumerate(chosen)])
-             for name in ("chi2", "iterations", "f_count", "g_count", "h_count", "status", "grid_count")}
-    picks["chi2"] = np.where(np.array(chosen) == "none", np.nan, picks["chi2"]).astype(np.float64)
-    result = FitResult(model=f"selection ({sel.criterion_name})", residues=tuple(data.residues), params=params,
-                       n_points=np.asarray(data.n_points), settings=dict(first.settings, models=list(sel.models),
-                                                                        criterion=sel.criterion_name), **picks)
-    return result, chosen
-
-
 def _fit_command(args, out) -> int:
     models = [get_model(m).name for m in args.model]
     data = _read_data(args)
@@ -439,7 +424,8 @@ def _fit_command(args, out) -> int:
             if not hasattr(mfjax, "select"):
                 raise InputError("model selection needs mfjax.select, which this mfjax does not have")
             sel = mfjax.select(data, models=models, criterion=args.criterion, progress=_progress(args), **options)
-            result, chosen = _merge_selection(sel, data)
+            result = sel.merged()
+            chosen = [str(m) or "none" for m in sel.model]
         print_table(results_io.table(result, models=chosen), out)
         _write_results(folder, result, models=chosen, settings={"command": "mfjax fit"})
     return 0

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mfjax.fit import fit
+from mfjax.fit import FitResult, fit
 from mfjax.models import PARAMETERS, get_model
 from mfjax._x64 import x64
 from mfjax.status import Status
@@ -84,6 +84,20 @@ class Selection:
         for j, name in enumerate(self.models):
             cols[f"{self.criterion_name}_{name}"] = self.criterion[j]
         return cols
+
+    def merged(self) -> FitResult:
+        """One :class:`FitResult` of the chosen models (model "selection (AIC)" etc.): the winner's
+        parameters, χ², counts and status per residue; NaN χ² where no model was selectable (its
+        counts and status are the first model's)."""
+        first = self.fits[self.models[0]]
+        chosen = [str(m) for m in self.model]
+        picks = {name: np.array([getattr(self.fits[m] if m else first, name)[i] for i, m in enumerate(chosen)])
+                 for name in ("chi2", "iterations", "f_count", "g_count", "h_count", "status", "grid_count")}
+        picks["chi2"] = np.where(np.array(chosen) == "", np.nan, picks["chi2"]).astype(np.float64)
+        return FitResult(model=f"selection ({self.criterion_name})", residues=self.residues,
+                         params={k: np.asarray(v, np.float64) for k, v in self.params.items()},
+                         n_points=first.n_points, settings=dict(first.settings, models=list(self.models),
+                                                               criterion=self.criterion_name), **picks)
 
     def to_dataframe(self):
         """One row per residue: chosen model, its χ² and parameters, every model's criterion."""
