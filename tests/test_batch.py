@@ -84,8 +84,8 @@ def test_problems_finishing_at_different_steps_in_the_bulk_and_the_tail():
 
 def test_default_sizes_and_a_lone_problem():
     # fixed widths per device whatever the number of problems (bitwise batch independence)
-    assert default_sizes(1, 1, "cpu") == default_sizes(5000, 1, "cpu") == (64, 16)
-    assert default_sizes(1000, 2, "cpu") == (128, 32)
+    assert default_sizes(1, 1, "cpu") == default_sizes(5000, 1, "cpu") == (64, 8)
+    assert default_sizes(1000, 2, "cpu") == (128, 16)
     assert default_sizes(10 ** 6, 1, "gpu") == (16384, 16384)
     x0, k = problems(1, seed=4)
     check(minimise(f_of, x0, k[:, None].astype(float), solver=Countdown()), x0, k)

@@ -13,12 +13,16 @@ Bitwise batch independence: a problem's result does not depend on its neighbours
 phase or the number of devices. XLA's fusion decisions, and with them where LLVM fuses a multiply
 and an add into one FMA (one rounding instead of two), depend on the batch width: measured here, a
 problem stepped 2, 4 or 8 wide (or in groups of 8) can differ in the last bit from the same problem
-in 64 slots, and chaotic paths then end elsewhere (RG point 524). Widths of 16 and more compile to
-the same per-problem code. So every phase runs ONE program (the queued runner) at a width that
-does not depend on the number of problems: 64 slots per CPU device for the bulk, 16 for the tail
-and for small batches; each problem's arithmetic is elementwise along the batch axis (the solver
-parts write their inner products out, ``solvers/_arith.py``). tests/test_batch_independence.py
-checks it; a lone problem pays for a 16-wide step.
+in 64 slots, and chaotic paths then end elsewhere (RG point 524). Widths that fill whole vector
+loops of the CPU compile to the same per-problem code: measured on an AVX-512 CPU, 8, 16 and 64
+give the same bits (the whole RG, and tests/test_batch_independence.py), 2 and 4 do not. So every
+phase runs ONE program (the queued runner) at a width that does not depend on the number of
+problems: 64 slots per CPU device for the bulk, 8 for the tail and for small batches; each
+problem's arithmetic is elementwise along the batch axis (the solver parts write their inner
+products out, ``solvers/_arith.py``; measured, they cost nothing against ``jnp.dot`` at these
+sizes). tests/test_batch_independence.py checks it on the machine that runs it; the tail's width
+is the cost of independence (a lone straggler steps 8 problems wide, not 2:
+experiments/bench_engine_widths.py).
 """
 from __future__ import annotations
 
@@ -36,7 +40,7 @@ from mfjax.status import Status
 
 MAX_STEPS_PER_CALL = 2048   # device steps between host visits at most (progress reports)
 SLOTS_CPU = 64               # bulk slots per CPU device
-TAIL_SLOTS_CPU = 16          # tail slots per CPU device (and for batches of at most that many problems)
+TAIL_SLOTS_CPU = 8            # tail slots per CPU device (and for batches of at most that many problems)
 SLOTS_ACCELERATOR = 16384    # slots per accelerator
 QUEUE_PER_SLOT = 16   # problems handed to a device per host visit, per slot
 EVALUATE_WIDTH = 8    # problems per step of evaluate()

@@ -7,10 +7,12 @@ visited as an odometer with the FIRST parameter fastest.  Points with min(A·x �
 skipped and not counted; the best point is kept with a strict ``f < f_min`` starting from
 f_min = 1e300, so ties keep the first point and NaN never wins.
 
-The problems are padded (repeating the last one) to a power of two ≥ ``batch_size`` and mapped
-``batch_size`` at a time: every problem is evaluated by the same ``batch_size``-wide code whatever
-the number of problems (bitwise batch independence), and a new number of problems within the
-padded size compiles nothing new.
+The problems go through ONE compiled program of ``batch_size`` problems, called on consecutive
+blocks (the last one padded by repeating its last problem): a new number of problems compiles
+nothing new, and at most ``batch_size`` − 1 problems are padding. Every problem's χ² values come
+from the same code whatever the batch; measured on the RG (experiments/bench_engine_widths.py),
+the grid's results are bitwise the same at every width (1, 8, 16, 64): each χ² is evaluated for a
+whole chunk of points at once, so the problem width does not change its compiled code.
 """
 import functools
 import math
@@ -19,7 +21,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mfjax._padding import padded_size
 from mfjax._x64 import x64
 
 MAX_POINTS = 1e8          # relax/minfx refuse grids of this many points or more
@@ -68,7 +69,7 @@ def grid_points(lower, upper, inc):
 
 
 @x64
-def grid_search(fun, args, lower, upper, inc, A=None, b=None, batch_size=8, chunk_size=2048):
+def grid_search(fun, args, lower, upper, inc, A=None, b=None, batch_size=32, chunk_size=2048):
     """Grid search for N problems at once.
 
     fun(x (n,), args_one) -> scalar; args: pytree with leading axis N; lower/upper: (n,) or
@@ -95,14 +96,17 @@ def grid_search(fun, args, lower, upper, inc, A=None, b=None, batch_size=8, chun
     table = np.zeros((N, n, max(incs, default=1)))
     for j, k in enumerate(incs):
         table[:, j, :k] = _axis(lower[:, j], upper[:, j], k)
-    width = min(int(batch_size), padded_size(N))
-    size = -(-N // width) * width
-    pad = lambda a: np.concatenate([a, np.repeat(a[-1:], size - N, axis=0)]) if size > N else a
-    table, A, b = pad(table), pad(np.asarray(A)), pad(np.asarray(b))
-    args = jax.tree.map(lambda a: pad(np.asarray(a)), args)
-    out = [_grid_search(fun, jax.tree.map(lambda a: a[i:i + width], args), table[i:i + width], A[i:i + width],
-                        b[i:i + width], incs, width, int(chunk_size)) for i in range(0, size, width)]
-    return tuple(np.concatenate([np.asarray(part[k]) for part in out])[:N] for k in range(3))
+    w = int(batch_size)
+    if N == 0:
+        return np.zeros((0, n)), np.zeros(0), np.zeros(0, np.int64)
+    size = -(-N // w) * w
+    pad = lambda a: np.concatenate([np.asarray(a), np.repeat(np.asarray(a)[-1:], size - N, axis=0)])
+    args, table, A, b = jax.tree_util.tree_map(pad, args), pad(table), pad(A), pad(b)
+    block = lambda a, i: a[i:i + w]
+    blocks = [_grid_search(fun, jax.tree_util.tree_map(lambda a: block(a, i), args), block(table, i), block(A, i),
+                           block(b, i), incs, w, int(chunk_size)) for i in range(0, size, w)]
+    x, f, count = (np.concatenate([np.asarray(out[k]) for out in blocks])[:N] for k in range(3))
+    return x, f, count
 
 
 @functools.partial(jax.jit, static_argnums=(0, 5, 6, 7), compiler_options={
