@@ -76,7 +76,7 @@ def grid_search(fun, args, lower, upper, inc, A=None, b=None, batch_size=32, chu
     (N, n) (optimiser coordinates; upper < lower is allowed, as relax's CSA bounds); inc: int or (n,) ints; A (m, n) or (N, m, n), b (m,) or
     (N, m): constraints A·x ≥ b (None: none).  ``batch_size`` problems and ``chunk_size`` points
     are evaluated at a time (bounded memory): the problems go through one compiled program of
-    ``min(batch_size, padded_size(N))`` problems, call after call, so that another N reuses it.
+    ``batch_size`` problems, block after block (the last one padded), so that another N reuses it.
 
     Returns (x_best (N, n), f_best (N,), n_evaluated (N,) int): n_evaluated = feasible points.
     A problem where no point has f < 1e300 gets x_best = NaN and f_best = inf.
