@@ -164,6 +164,33 @@ def build_parser() -> argparse.ArgumentParser:
     _add_physics_options(t)
     _add_output_options(t)
 
+    a = sub.add_parser("analyse", help="a whole analysis: tensor, model selection, Monte Carlo errors",
+                       description="A complete model-free analysis (mfjax.analysis): the diffusion tensor with "
+                       "every residue in m2, then model selection and the tensor again until the models "
+                       "settle, then Monte Carlo errors. Without --data: the bundled synthetic protein "
+                       "(56 residues, 600 and 800 MHz, its PDB file). Writes results.csv, results.json, "
+                       "tensor.json and parameters.png into --out.")
+    _add_data_options(a, data_required=False)
+    a.add_argument("--pdb", metavar="FILE", help="PDB file giving the XH bond vectors (needed for a spheroid "
+                   "or ellipsoid with --data)")
+    a.add_argument("--atoms", nargs=2, default=["N", "H"], metavar=("HEAVY", "PROTON"), help="atoms of the bond")
+    a.add_argument("--shape", default="spheroid", choices=["sphere", "spheroid", "ellipsoid"], help="tensor")
+    a.add_argument("--models", nargs="+", default=[f"m{i}" for i in range(10)], metavar="MODEL",
+                   help="candidate models")
+    a.add_argument("--criterion", default="AIC", choices=["AIC", "AICc", "BIC"], help="selection criterion")
+    a.add_argument("--rounds", type=int, default=3, help="tensor / selection rounds at most")
+    a.add_argument("--n-sims", type=int, default=100, metavar="N", help="Monte Carlo simulations (0: none)")
+    a.add_argument("--seed", type=int, default=0, help="random seed of the Monte Carlo noise")
+    _add_physics_options(a)
+    a.set_defaults(tm=None)
+    g = a.add_argument_group("start tensor")
+    g.add_argument("--da", type=float, default=0.0, metavar="S-1", help="start Da in s^-1 (spheroid, ellipsoid)")
+    g.add_argument("--dr", type=float, default=0.0, help="start Dr (ellipsoid)")
+    g.add_argument("--angles", type=float, nargs="+", default=[0.0, 0.0, 0.0], metavar="RAD",
+                   help="start angles in rad: theta phi (spheroid) or alpha beta gamma (ellipsoid)")
+    _add_output_options(a)
+    a.set_defaults(out="mfjax-analysis")
+
     s = sub.add_parser("simulate", help="back-calculate relaxation data from parameters; writes relax files",
                        description="Back-calculate R1, R2 and NOE from model-free parameters (a results file of "
                        "mfjax, or a CSV with res_num, res_name and parameter columns such as s2, te_s, rex_s-1) "
@@ -488,6 +515,51 @@ def _tensor_command(args, out) -> int:
     return 0
 
 
+EXAMPLE_PROTEIN = "synthetic_protein"
+EXAMPLE_START = dict(tm=9e-9, da=3e6, angles=[0.8, 0.7])   # 10–50 % off the truth (tm 8 ns, Da 5.7e6, 1.0, 0.5)
+
+
+def _analyse_command(args, out) -> int:
+    from mfjax import io
+    from mfjax.analysis import analyse
+    if args.data is None and args.config is None:
+        folder = Path(examples.__file__).parent / EXAMPLE_PROTEIN
+        args.data = [(str(folder / f"{kind.lower()}.{field}.out"), kind, field) for field in ("600", "800")
+                     for kind in ("R1", "R2", "NOE")]
+        args.pdb = args.pdb or str(folder / "structure.pdb")
+        for key, value in EXAMPLE_START.items():
+            if getattr(args, key) in (None, 0.0, [0.0, 0.0, 0.0]):
+                setattr(args, key, value)
+        out.write(f"mfjax analyse: the bundled synthetic protein ({folder.name}: truth in truth.json)\n")
+    if args.tm is None:
+        raise InputError("give the start --tm (s) of the tensor")
+    data = _read_data(args)
+    vectors = None
+    if args.pdb is not None:
+        labels, vecs = io.read_pdb_vectors(args.pdb, atoms=tuple(args.atoms))
+        vectors = io.vectors_for(data, labels, vecs)
+    elif args.shape != "sphere":
+        raise InputError(f"a {args.shape} needs the XH bond vectors: give --pdb FILE")
+    start = _start_tensor(args)
+    models = [get_model(m).name for m in args.models]
+    with output_dir(args.out) as folder:
+        res = analyse(data, start, vectors=vectors, models=models, criterion=args.criterion, rounds=args.rounds,
+                      n_sims=args.n_sims, seed=args.seed, r=args.r, csa=args.csa,
+                      report=lambda line: out.write(f"# {line}\n"))
+        out.write(f"# tensor: {res.diffusion}\n")
+        chosen = [str(m) or "none" for m in res.models]
+        print_table(results_io.table(res.result, errors=res.errors, models=chosen), out)
+        settings = {"command": "mfjax analyse", "start_tensor": start, "tensor": res.diffusion,
+                    "criterion": args.criterion, "n_sims": args.n_sims, "seed": args.seed}
+        _write_results(folder, res.result, errors=res.errors, models=chosen, settings=settings)
+        if folder is not None:
+            tensor = {"class": type(res.diffusion).__name__, **{k: float(v) for k, v in vars(res.diffusion).items()},
+                      "eigenvalues_s-1": [float(v) for v in res.diffusion.eigenvalues],
+                      "chi2_total": float(res.tensor_fit.chi2), "rounds": len(res.history) - 1}
+            (folder / "tensor.json").write_text(__import__("json").dumps(tensor, indent=1) + "\n")
+    return 0
+
+
 def _read_params(path, model_flag):
     """(labels, models per residue, params name -> (n,)) from an mfjax results file or a plain CSV."""
     if str(path).endswith(".json"):
@@ -650,7 +722,8 @@ def _map_command(args, out) -> int:
 
 
 COMMANDS = {"demo": lambda args, out: demo(out, args), "fit": _fit_command, "mc": _mc_command,
-            "tensor": _tensor_command, "simulate": _simulate_command, "map": _map_command}
+            "tensor": _tensor_command, "analyse": _analyse_command, "simulate": _simulate_command,
+            "map": _map_command}
 
 
 def _one_line(err: BaseException) -> str:
