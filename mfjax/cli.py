@@ -113,6 +113,18 @@ def _add_output_options(p, out_required=False):
     g.add_argument("--progress", action="store_true", help="progress bar on stderr (default: only on a terminal)")
 
 
+def _add_tensor_options(p, shape):
+    g = p.add_argument_group("tensor (the start of its fit) and bond vectors")
+    g.add_argument("--shape", default=shape, choices=["sphere", "spheroid", "ellipsoid"], help="tensor")
+    g.add_argument("--da", type=float, default=0.0, metavar="S-1", help="start Da in s^-1 (spheroid, ellipsoid)")
+    g.add_argument("--dr", type=float, default=0.0, help="start Dr (ellipsoid)")
+    g.add_argument("--angles", type=float, nargs="+", default=[0.0, 0.0, 0.0], metavar="RAD",
+                   help="start angles in rad: theta phi (spheroid) or alpha beta gamma (ellipsoid)")
+    g.add_argument("--pdb", metavar="FILE", help="PDB file giving the XH bond vectors (needed for a spheroid "
+                   "or an ellipsoid)")
+    g.add_argument("--atoms", nargs=2, default=["N", "H"], metavar=("HEAVY", "PROTON"), help="atoms of the bond")
+
+
 def build_parser() -> argparse.ArgumentParser:
     import jax
     parser = _Parser(prog="mfjax", description="Model-free analysis of NMR relaxation data (relax's algorithms, "
@@ -154,13 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "parameters (mfjax.fit_tensor). A spheroid or ellipsoid needs the XH vectors (--pdb).")
     _add_data_options(t)
     t.add_argument("--model", default="m2", help="model of every residue during the tensor fit")
-    t.add_argument("--shape", default="sphere", choices=["sphere", "spheroid", "ellipsoid"], help="tensor")
-    t.add_argument("--da", type=float, default=0.0, metavar="S-1", help="start Da in s^-1 (spheroid, ellipsoid)")
-    t.add_argument("--dr", type=float, default=0.0, help="start Dr (ellipsoid)")
-    t.add_argument("--angles", type=float, nargs="+", default=[0.0, 0.0, 0.0], metavar="RAD",
-                   help="start angles in rad: theta phi (spheroid) or alpha beta gamma (ellipsoid)")
-    t.add_argument("--pdb", metavar="FILE", help="PDB file giving the XH bond vectors")
-    t.add_argument("--atoms", nargs=2, default=["N", "H"], metavar=("HEAVY", "PROTON"), help="atoms of the bond")
+    _add_tensor_options(t, "sphere")
     _add_physics_options(t)
     _add_output_options(t)
 
@@ -171,10 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "(56 residues, 600 and 800 MHz, its PDB file). Writes results.csv, results.json, "
                        "tensor.json and parameters.png into --out.")
     _add_data_options(a, data_required=False)
-    a.add_argument("--pdb", metavar="FILE", help="PDB file giving the XH bond vectors (needed for a spheroid "
-                   "or ellipsoid with --data)")
-    a.add_argument("--atoms", nargs=2, default=["N", "H"], metavar=("HEAVY", "PROTON"), help="atoms of the bond")
-    a.add_argument("--shape", default="spheroid", choices=["sphere", "spheroid", "ellipsoid"], help="tensor")
+    _add_tensor_options(a, "spheroid")
     a.add_argument("--models", nargs="+", default=[f"m{i}" for i in range(10)], metavar="MODEL",
                    help="candidate models")
     a.add_argument("--criterion", default="AIC", choices=["AIC", "AICc", "BIC"], help="selection criterion")
@@ -183,11 +186,6 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--seed", type=int, default=0, help="random seed of the Monte Carlo noise")
     _add_physics_options(a)
     a.set_defaults(tm=None)
-    g = a.add_argument_group("start tensor")
-    g.add_argument("--da", type=float, default=0.0, metavar="S-1", help="start Da in s^-1 (spheroid, ellipsoid)")
-    g.add_argument("--dr", type=float, default=0.0, help="start Dr (ellipsoid)")
-    g.add_argument("--angles", type=float, nargs="+", default=[0.0, 0.0, 0.0], metavar="RAD",
-                   help="start angles in rad: theta phi (spheroid) or alpha beta gamma (ellipsoid)")
     _add_output_options(a)
     a.set_defaults(out="mfjax-analysis")
 

@@ -10,17 +10,15 @@ boundary, and the line search restarts along the shortened direction.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
 
 from mfjax.solvers._arith import dot, matvec, norm
 from mfjax.solvers.base import Problem, Tests
-from mfjax.solvers.constraints import PlainState, _finish
+from mfjax.solvers.constraints import PlainState, Unconstrained, _finish
 from mfjax.solvers.derivatives import evaluate
-from mfjax.solvers.settings import Termination
 from mfjax.status import Status
 
 BLOCKED = 1e-10      # a cut step shorter than this (relative to max(1, ‖x‖)) counts as blocked
@@ -40,18 +38,11 @@ def box_cut(x, p, A, b):
 
 
 @dataclass(frozen=True)
-class Modelfree4:
+class Modelfree4(Unconstrained):
     """Modelfree4-style constraint handling around a Descent inner algorithm (backtracking or no
-    line search); one run on f with minfx's termination tests."""
+    line search); one run on f with minfx's termination tests (the set-up is the unconstrained one's)."""
 
-    inner: Any
-    termination: Termination = field(default_factory=Termination)
     constrained = True
-
-    def init(self, fun, prob: Problem) -> PlainState:
-        inner = self.inner.blank(prob.x0)
-        return PlainState(inner.x, jnp.zeros((), prob.x0.dtype), inner.iters, inner.f_count, inner.g_count,
-                          inner.h_count, jnp.asarray(Status.RUNNING, jnp.int32), inner)
 
     def step(self, fun, prob: Problem, s: PlainState) -> PlainState:
         x_t = self.inner.point(s.inner)
