@@ -1,14 +1,15 @@
-"""Test-wide set-up: float64 for JAX inside every test (scoped, as mfjax's public API does), and
-mfjax's persistent compilation cache in a temporary folder of this test session (never the user's
-~/.cache), unless MFJAX_CACHE_DIR or MFJAX_NO_CACHE is set already."""
+"""Test-wide set-up: float64 for JAX inside every test (scoped, as mfjax's public API does), and no
+persistent compilation cache (never the user's ~/.cache) unless MFJAX_CACHE_DIR or MFJAX_NO_CACHE is
+set already: writing hundreds of programs to the cache from one long test process crashed twice
+inside JAX's cache writer (jax/_src/compilation_cache.py put_executable_and_time); the cache's own
+behaviour is tested in tests/test_compilation.py with folders of its own."""
 import os
-import tempfile
 
 import jax
 import pytest
 
 if not os.environ.get("MFJAX_CACHE_DIR") and not os.environ.get("MFJAX_NO_CACHE"):
-    os.environ["MFJAX_CACHE_DIR"] = tempfile.mkdtemp(prefix="mfjax-test-cache-")
+    os.environ["MFJAX_NO_CACHE"] = "1"
 
 
 @pytest.fixture(autouse=True)
