@@ -36,6 +36,7 @@ from mfjax.diffusion import Ellipsoid, Sphere, Spheroid
 from mfjax.fit import FitResult, fit
 from mfjax.io import read_relax
 from mfjax.io import results as results_io
+from mfjax.io._files import umask
 from mfjax.models import PARAMETERS, get_model
 from mfjax.objective import back_calc
 from mfjax.status import Status
@@ -357,6 +358,7 @@ def output_dir(path):
         raise InputError(f"--out {path}: exists and is not a folder")
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    tmp.chmod(0o777 & ~umask())                # mkdtemp makes it private; the output folder is not
     try:
         yield tmp
     except BaseException:

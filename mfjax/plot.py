@@ -40,11 +40,12 @@ def residue_numbers(residues: Sequence[str]) -> np.ndarray:
 
 
 def parameters(result, names: Sequence[str] | None = None, errors: Mapping | None = None, title: str | None = None):
-    """One panel per parameter (default: every fitted one) against residue number, with error bars from
+    """One panel per parameter (default: every parameter with a fitted value) against residue number, with error bars from
     ``errors`` (name -> (n,) SI, e.g. ``mfjax.monte_carlo(...).errors``). Residues that were not fitted
     (NaN) are left out. Returns the Figure."""
     Figure = _pyplot()
-    names = list(names if names is not None else result.params)
+    names = list(names if names is not None else
+                 [p for p in result.params if np.isfinite(np.asarray(result.params[p], float)).any()])
     unknown = [p for p in names if p not in result.params]
     if unknown:
         raise ValueError(f"no parameter(s) {unknown} in the result; it has {list(result.params)}")

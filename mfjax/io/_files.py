@@ -58,6 +58,7 @@ def atomic_writer(path):
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
+        os.chmod(temporary, 0o666 & ~umask())          # mkstemp makes it private; a results file is not
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -76,6 +77,13 @@ def parse_label(label: str) -> tuple[int | None, str]:
 def join_label(number, name) -> str:
     """The inverse of :func:`parse_label`."""
     return " ".join(str(p) for p in (number, name) if p not in (None, ""))
+
+
+def umask() -> int:
+    """The process's file-creation mask (read without changing it)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def split_label(label: str) -> tuple[int, str]:
