@@ -1,19 +1,20 @@
-"""Scoped settings of mfjax's public entry points: they run in double precision (and with mfjax's
-persistent compilation cache, :mod:`mfjax.compilation_cache`) without switching JAX globally for the
-rest of a notebook."""
+"""Scoped float64 for mfjax's public entry points: they run in double precision without switching JAX
+globally for the rest of a notebook (the first one also switches the persistent compilation cache on,
+:mod:`mfjax.compilation_cache`)."""
 import functools
 
 import jax
 
-from .compilation_cache import scoped as _cache_scope
+from .compilation_cache import switch_on_once
 
 
 def x64(func):
-    """Decorate a public function so its body runs under ``jax.enable_x64(True)`` (and the cache scope)."""
+    """Decorate a public function so its body runs under ``jax.enable_x64(True)``."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        with jax.enable_x64(True), _cache_scope():
+        switch_on_once()
+        with jax.enable_x64(True):
             return func(*args, **kwargs)
 
     return wrapper

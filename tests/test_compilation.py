@@ -1,8 +1,12 @@
 """Fast first calls: the generic χ² equals each model's own (value, gradient, Hessian, residuals);
 another residue count within the padded sizes, or another model with as many parameters through the
-shared programs, compiles nothing (counted with jax.monitoring); the persistent cache is scoped."""
+shared programs, compiles nothing (counted with jax.monitoring); the persistent cache is on by default
+and can be turned off."""
 import contextlib
 import os
+import subprocess
+import sys
+import textwrap
 
 import jax
 import jax.numpy as jnp
@@ -10,7 +14,7 @@ import numpy as np
 import pytest
 
 import mfjax
-from mfjax import compilation_cache, models
+from mfjax import models
 from mfjax.objective import residue_problem
 from mfjax.solvers.derivatives import value_grad_hess
 
@@ -116,15 +120,25 @@ def test_new_residue_count_and_models_sharing_n_compile_nothing():
         assert np.all(res.chi2 > 1.0)      # neither fits m1 data
 
 
-def test_cache_is_scoped_to_mfjax_calls(tmp_path):
-    saved = compilation_cache._choice[0]
-    try:
-        folder = compilation_cache.enable_compilation_cache(tmp_path / "cache")
-        mfjax.back_calc(EXP, "m7", {"s2f": 0.9, "s2": 0.8, "ts": 1e-9, "rex": 1.0}, diffusion=SPHEROID,
-                        vectors=np.array([[0.0, 0.6, 0.8]]))
-        assert len(os.listdir(folder)) > 0
-        assert jax.config.jax_compilation_cache_dir is None        # JAX's global setting untouched
-        assert compilation_cache.enable_compilation_cache(False) is None
-        assert compilation_cache.active_folder() is None
-    finally:
-        compilation_cache._choice[0] = saved
+def test_cache_is_on_by_default_and_can_be_turned_off(tmp_path):
+    # in child processes, so that this test process never touches JAX's cache
+    script = textwrap.dedent("""
+        import os, sys, jax, numpy as np, mfjax
+        exp = mfjax.Experiment(["R1", "R2", "NOE"], [600.0] * 3)
+        assert jax.config.jax_compilation_cache_dir is None        # nothing happens at import
+        mfjax.back_calc(exp, "m2", {"s2": 0.9, "te": 50e-12}, diffusion=mfjax.Sphere(tm=10e-9))
+        folder = sys.argv[1]
+        print(jax.config.jax_compilation_cache_dir, len(os.listdir(folder)) if os.path.isdir(folder) else 0)
+    """)
+    folder = tmp_path / "cache"
+    env = {k: v for k, v in os.environ.items() if k not in ("MFJAX_NO_CACHE", "MFJAX_CACHE_DIR")}
+    on = subprocess.run([sys.executable, "-c", script, str(folder)], capture_output=True, text=True, timeout=300,
+                        env=dict(env, MFJAX_CACHE_DIR=str(folder)))
+    assert on.returncode == 0, on.stderr[-2000:]
+    used, files = on.stdout.split()
+    assert used == str(folder) and int(files) > 0
+    off_folder = tmp_path / "off"
+    off = subprocess.run([sys.executable, "-c", script, str(off_folder)], capture_output=True, text=True,
+                         timeout=300, env=dict(env, MFJAX_CACHE_DIR=str(off_folder), MFJAX_NO_CACHE="1"))
+    assert off.returncode == 0, off.stderr[-2000:]
+    assert off.stdout.split() == ["None", "0"]
