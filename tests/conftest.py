@@ -12,6 +12,15 @@ if not os.environ.get("MFJAX_CACHE_DIR") and not os.environ.get("MFJAX_NO_CACHE"
     os.environ["MFJAX_NO_CACHE"] = "1"
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Drop every compiled program after each test module. One process running the whole suite
+    otherwise accumulates thousands of XLA executables and was seen to crash inside XLA (segfaults
+    in compilation and in the cache writer, late in the run, never in the module alone)."""
+    yield
+    jax.clear_caches()
+
+
 @pytest.fixture(autouse=True)
 def _x64():
     with jax.enable_x64(True):

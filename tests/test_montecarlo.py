@@ -117,5 +117,8 @@ def test_fitted_values_a_hair_outside_a_bound_are_accepted(small):
     nudged = dataclasses.replace(res, params=params)
     mc = mfjax.monte_carlo(data, nudged, n_sims=10, seed=0)
     assert np.all(np.isfinite(mc.errors["rex"])) and np.all(mc.status == Status.CONVERGED)
-    with pytest.raises(ValueError, match="rex"):
-        mfjax.back_calc(EXP, "m4", params, diffusion=TM, r=KW["r"], csa=KW["csa"])    # the check is still on
+    # mfjax.sanity accepts such round-off everywhere: the rates equal those at Rex = 0 to round-off
+    at_zero = dict(params, rex=np.where(rex < 0, 0.0, rex))
+    np.testing.assert_allclose(mfjax.back_calc(EXP, "m4", params, diffusion=TM, r=KW["r"], csa=KW["csa"]),
+                               mfjax.back_calc(EXP, "m4", at_zero, diffusion=TM, r=KW["r"], csa=KW["csa"]),
+                               rtol=1e-15)
