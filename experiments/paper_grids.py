@@ -1,5 +1,5 @@
 """The synthetic test grids of d'Auvergne & Gooley (2008): the Rex Grid (RG) and the Double Motion
-Grid (DMG), noise-free, as paper_experiments.md §1 describes them.
+Grid (DMG), noise-free, as d'Auvergne & Gooley 2008 describes them.
 
 Each grid point is one "residue": R1, R2, NOE at 600 MHz then at 500 MHz (so Rex is given at 600 MHz),
 sphere τm = 10 ns, r = 1.02 Å, CSA = −160 ppm, relative errors σ(R1) = 2 % R1, σ(R2) = 2 % R2,
@@ -20,7 +20,7 @@ import mfjax.diffusion
 from mfjax.data import Experiment, RelaxationData
 from mfjax.objective import back_calc
 
-# Axes (paper_experiments.md §1). 0.001 stands for an order parameter of 0.
+# Axes (d'Auvergne & Gooley 2008). 0.001 stands for an order parameter of 0.
 ORDER_AXIS = np.array([0.001, 0.388, 0.582, 0.698, 0.776, 0.831, 0.873, 0.905, 0.931, 0.952, 0.970])
 TAU_AXIS_PS = np.array([0.1, 0.5] + [float(2 ** k) for k in range(14)])          # 0.1, 0.5, 1, 2, ..., 8192 ps
 REX_AXIS = np.array([0.0, 0.149, 0.223, 0.332, 0.495, 0.739, 1.102, 1.644, 2.453, 3.660, 5.460, 8.145,

@@ -6,7 +6,7 @@ mfjax does not know is skipped by the study (``fit`` refuses it with a ValueErro
 the study's output says which were skipped and why. A new algorithm is added by one line here.
 
 Settings that are not relax's are ours (the precision settings of Modelfree4 and Dasha are not known:
-paper_experiments.md §2); experiments/results/README.md lists them all.
+d'Auvergne & Gooley 2008); experiments/results/README.md lists them all.
 """
 from __future__ import annotations
 

@@ -26,7 +26,6 @@ import study_configs  # noqa: E402
 import study_rg_dmg as rg  # noqa: E402
 
 from mfjax import models  # noqa: E402
-from mfjax.objective import residue_problem  # noqa: E402
 from mfjax.solvers import grid as grid_solver  # noqa: E402
 from mfjax.status import Status  # noqa: E402
 

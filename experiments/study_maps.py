@@ -8,7 +8,7 @@ the optimisers' end points marked.
 - fig3_m5: model m5 {S2f, S2, τs} of the DMG point S2f 0.952, S2s 0.582, τs 32 ps (levels 50, 20, 5, 0.5).
 - fig5_tm2: model tm2 {τm, S2, τe} fitted to noise-free tm5 data (τm 7 ns, S2f 0.9, S2s 0.8, τs 0.8 ns,
   τf = 0, CSA −170 ppm, r 1.02 Å), R1, R2, NOE at 600 MHz only, σ 5 % of R1 and R2, σ(NOE) 0.04
-  (paper_experiments.md §3); levels 30, 22, 17, 5 (the paper's, for its 500 + 600 MHz figure) and the
+  (d'Auvergne & Gooley 2008); levels 30, 22, 17, 5 (the paper's, for its 500 + 600 MHz figure) and the
   two minima found by relax's optimiser from two starts.
 """
 from __future__ import annotations
@@ -43,7 +43,7 @@ TM2_STARTS = {"broad": dict(local_tm=7.1e-9, s2=0.75, te=0.9e-9), "narrow": dict
 
 
 def double_minimum_data() -> RelaxationData:
-    """Noise-free tm5 data at 600 MHz (R1, R2, NOE) with the errors of paper_experiments.md §3."""
+    """Noise-free tm5 data at 600 MHz (R1, R2, NOE) with the errors of d'Auvergne & Gooley 2008."""
     exp = Experiment(["R1", "R2", "NOE"], [600.0] * 3)
     values = back_calc(exp, "tm5", {k: np.array([v]) for k, v in TM5_TRUTH.items()}, r=1.02 * 1e-10,
                        csa=-170 * 1e-6)
@@ -86,7 +86,7 @@ def chi2_map(problem, axes_scaled, n=100):
 
 
 def tm2_minima(data) -> dict:
-    """relax's optimiser on tm2 from a start near each minimum (paper_experiments.md §3)."""
+    """relax's optimiser on tm2 from a start near each minimum (d'Auvergne & Gooley 2008)."""
     out = {}
     for label, start in TM2_STARTS.items():
         res = rg.FIT(data, "tm2", r=1.02 * 1e-10, csa=-170 * 1e-6, x0={k: np.array([v]) for k, v in start.items()},

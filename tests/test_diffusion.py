@@ -74,7 +74,7 @@ def test_axes_are_the_zyz_rotation():
                                                          math.sin(0.3) * math.sin(1.1), math.cos(0.3)], atol=1e-16)
 
 
-# Cordier et al. 1998 cytochrome c2 tensor (paper_experiments.md §4) and relax's diffusion test tensor
+# Cordier et al. 1998 cytochrome c2 tensor (d'Auvergne & Gooley 2008, Discussion) and relax's diffusion test tensor
 @pytest.mark.parametrize("dxyz,angles", [((1.405e7, 1.566e7, 1.829e7), (1.0, 2.0, 0.5)),
                                          ((1e7, 2e7, 3e7), (0.4, 1.3, 2.9))])
 def test_ellipsoid_against_woessner(dxyz, angles):

@@ -1,5 +1,5 @@
 """GMW81 modified Cholesky and Newton direction against a plain-numpy transcription of
-relax_reference.md §4.3 (loops and explicit permutation matrices, exactly as the text reads)."""
+minfx hessian_mods/gmw81.py (docs/algorithms.md) (loops and explicit permutation matrices, exactly as the text reads)."""
 import jax
 import jax.numpy as jnp
 import numpy as np

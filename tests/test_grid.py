@@ -1,4 +1,4 @@
-"""Grid search (relax_reference.md §4.8, G10, G11) against plain-numpy loops."""
+"""Grid search (minfx grid.py, relax pipe_control/minimise.py grid_setup; docs/algorithms.md) against plain-numpy loops."""
 import itertools
 
 import jax.numpy as jnp

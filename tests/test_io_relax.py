@@ -1,4 +1,4 @@
-"""relax column-file reader and the bundled examples (relax_reference.md §5.4)."""
+"""relax column-file reader and the bundled examples (relax's test-suite data)."""
 import os
 
 import numpy as np

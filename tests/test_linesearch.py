@@ -1,4 +1,4 @@
-"""Line-search state machines against plain-Python ports of relax_reference.md §4.4 / §4.5,
+"""Line-search state machines against plain-Python ports of minfx's line_search/backtrack.py and more_thuente.py (docs/algorithms.md),
 on a zoo of 1-D restrictions φ(α) = f(x + α p)."""
 import math
 

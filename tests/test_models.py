@@ -1,5 +1,6 @@
-"""Model registry, scaling, grid bounds, linear constraints and deconvolution against relax_reference.md
-(§2.4 parameter order, §2.5 deconvolution, §3.1 scaling, §3.2 constraints, §4.8 grid bounds)."""
+"""Model registry, scaling, grid bounds, linear constraints and deconvolution against relax's
+(specific_analyses/model_free/model.py parameter order, parameters.py deconvolution and linear
+constraints, pipe_control/minimise.py scaling, parameter_object.py grid bounds)."""
 import numpy as np
 import pytest
 
@@ -72,7 +73,7 @@ def check(model, A_expected, b_expected, tm=TM):
 
 
 def test_constraints_m4_reference_example():
-    # relax_reference.md §3.2: m4, sphere tm = 10 ns.
+    # relax specific_analyses/model_free/parameters.py linear_constraints: m4, sphere tm = 10 ns.
     check("m4", [[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1]], [0, -1, 0, -20000, 0])
 
 

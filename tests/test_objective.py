@@ -1,4 +1,4 @@
-"""χ², its gradient and Hessian in scaled coordinates against relax's own numbers (relax_reference.md §5.3),
+"""χ², its gradient and Hessian in scaled coordinates against relax's own numbers (relax's unit-test vectors),
 bit for bit without FMA; anisotropic tensors and 100,000 residues in one call; masks; refusals.
 (Model-by-model checks: test_objective_models.py.)"""
 import json

@@ -1,5 +1,5 @@
 """Back-calculated R1, R2, NOE against relax's own data files for the paper's Fig. 2 and Fig. 3 points,
-and the NOE special cases (relax_reference.md §1.4, gotcha G9)."""
+and the NOE special cases (relax lib/auto_relaxation/ri.py calc_noe)."""
 import jax
 import jax.numpy as jnp
 import numpy as np

@@ -1,5 +1,5 @@
 """The paper's study scripts (experiments/study*.py) on a small slice: two configurations, a few grid
-points whose outcome is known (bench_fit.py and paper_experiments' numbers), so a broken study shows
+points whose outcome is known (bench_fit.py and the paper's numbers), so a broken study shows
 in CI without running it all."""
 import json
 import sys
@@ -77,7 +77,7 @@ def test_fig4_grid_search_lands_on_the_papers_point():
     assert ep["s2"] == pytest.approx(5 / 19, rel=1e-12)                 # 0.263
     assert ep["te"] == pytest.approx(10e-9 / 19, rel=1e-12)             # 526.316 ps
     assert ep["rex"] == pytest.approx(20 / 19, rel=1e-12)               # 1.053 s^-1
-    assert round(ep["chi2"], 2) == 1370.16                              # paper_experiments.md §2
+    assert round(ep["chi2"], 2) == 1370.16                              # the paper's Fig. 4 Modelfree4 end point, relax's constants
     assert doc["n_grid_points"] == 20 ** 3
 
 
@@ -94,7 +94,7 @@ def test_chi2_map_matches_mfjax_chi2():
 
 
 def test_tm2_double_minimum():
-    """paper_experiments.md §3: the broad minimum 7.106 ns, 0.749, 0.888 ns, χ² 8.268; the narrow one
+    """The paper's Fig. 5 double minimum (tm2, 600 MHz data): the broad minimum 7.106 ns, 0.749, 0.888 ns, χ² 8.268; the narrow one
     6.509 ns, 0.791, 0.096 ns, χ² ~1e-29 (600 MHz data alone)."""
     minima = study_maps.tm2_minima(study_maps.double_minimum_data())
     b, n = minima["broad"], minima["narrow"]
