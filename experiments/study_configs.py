@@ -83,6 +83,10 @@ CONFIGS: list[Config] = [
        algorithm="pcg_diag", hessian_mod=None, **_FO),
     _c("gauss_newton_unconstrained", 11, note="Gauss–Newton, backtracking, no constraints", algorithm="gauss_newton",
        hessian_mod=None, constraints="none"),
+    _c("annealing_dasha", 11, note="simulated annealing (5,000 proposals, cooling 0.995), Dasha penalty",
+       algorithm="annealing", hessian_mod=None, line_search="none", constraints="dasha", **_FO),
+    _c("adam_dasha", 11, note="optax Adam (learning rate 0.05, halved every 2,000 steps), Dasha penalty (10,000 it.)",
+       algorithm="adam", hessian_mod=None, line_search="none", constraints="dasha", **_FO),
     _c("simplex_dasha", 11, note="Nelder–Mead simplex, Dasha penalty, relax's func_tol (10,000 it.)",
        algorithm="simplex", hessian_mod=None, line_search="none", constraints="dasha", **_FO),
 ]
