@@ -41,7 +41,8 @@ TENSOR = dict(tm=8e-9, dratio=1.3, theta=1.0, phi=0.5)
 R, CSA = 1.02e-10, -172e-6
 EVENTS = {"/jax/core/compile/backend_compile_duration": "compile",
           "/jax/core/compile/jaxpr_trace_duration": "trace",
-          "/jax/core/compile/jaxpr_to_mlir_module_duration": "lower"}
+          "/jax/core/compile/jaxpr_to_mlir_module_duration": "lower",
+          "/jax/compilation_cache/cache_retrieval_time_sec": "cache_load"}
 
 
 def log(*parts):
@@ -97,8 +98,8 @@ def _listen():
         if event in EVENTS:
             tally[EVENTS[event]][0] += 1
             tally[EVENTS[event]][1] += seconds
-            if EVENTS[event] == "compile":
-                programs.append(f"{fun_name} {seconds:.2f}")
+            if seconds >= 0.005:     # the per-program breakdown: every step that took 5 ms or more
+                programs.append(f"{EVENTS[event]} {fun_name} {seconds:.3f}")
 
     jax.monitoring.register_event_duration_secs_listener(on_duration)
     hits = [0]

@@ -164,7 +164,8 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     constraints at once. shared_programs: fit through the generic χ² (``objective.generic_chi2``):
     every model with the same number of parameters runs the same compiled programs, so that another
     such model compiles nothing; the same minima, the arithmetic equal to round-off (not bit for bit),
-    each step about 25 % slower (README, "First calls and the compilation cache"); :func:`fit_models`
+    each step about 25 % slower, and every residue through the engine's tail width (one solver
+    program instead of two; README, "First calls and the compilation cache"); :func:`fit_models`
     uses it. Residues with no data, fewer than 3 points or fewer points than parameters are not fitted
     (relax's overfit_deselect): they are marked SKIPPED_NO_DATA / SKIPPED_TOO_FEW_DATA, with NaN
     parameters and χ² and zero counts. Inputs are checked for physical sense first
@@ -224,7 +225,7 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
 
     if single and model.n_params:
         res = batch.minimise(problem.fun, start, problem.args, A, b, solver=solver, max_iter=max_iter,
-                              n_devices=n_devices, progress=progress)
+                              n_devices=n_devices, progress=progress, one_width=shared_programs)
         x, chi2 = res.x, res.f
         counts = res.iterations, res.f_count, res.g_count, res.h_count
         status = res.status.copy()
