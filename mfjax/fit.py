@@ -13,7 +13,7 @@ from mfjax import corners, models, multistart, sanity
 from mfjax._x64 import x64
 from mfjax.constants import N15_CSA, NH_BOND_LENGTH
 from mfjax.data import RelaxationData
-from mfjax.objective import residue_problem
+from mfjax.objective import residue_problem, shared_size
 from mfjax.solvers import batch, grid, presets, registry
 from mfjax.solvers.active_set import ActiveSetNewton
 from mfjax.status import Status, status_names
@@ -101,20 +101,28 @@ def _start_points(x0, model, n):
     return start
 
 
-def _constraint_rows(n: int) -> int:
-    """The most rows of relax's A·x ≥ b among the registered models with n parameters."""
+def _constraint_rows(size: int) -> int:
+    """The most rows of relax's A·x ≥ b among the registered models padded to ``size`` parameters."""
     return max((models.linear_constraints(m, tm=1e-8)[0].shape[0] for m in models.MODELS.values()
-                if m.n_params == n), default=0)
+                if shared_size(m.n_params) == size), default=0)
 
 
-def _pad_constraints(A, b, rows: int):
-    """A·x ≥ b with slack rows (0·x ≥ −1) appended up to ``rows``: the same shapes for every model with
-    n parameters. A slack row never binds: its multiplier starts and stays 0 and every term it adds to
-    the augmented Lagrangian, its gradient and Hessian is an exact zero (and no grid point fails it)."""
+def _pad_constraints(A, b, rows: int, size: int):
+    """A·x ≥ b with zero columns up to ``size`` parameters and slack rows (0·x ≥ −1) appended up to
+    ``rows``: the same shapes for every model padded to ``size``. A slack row never binds: its multiplier
+    starts and stays 0 and every term it adds to the augmented Lagrangian, its gradient and Hessian is
+    an exact zero (and no grid point fails it)."""
+    A = np.concatenate([A, np.zeros((A.shape[0], size - A.shape[1]))], axis=1)
     extra = rows - A.shape[0]
     if extra <= 0:
         return A, b
     return np.concatenate([A, np.zeros((extra, A.shape[1]))]), np.concatenate([b, np.full(extra, -1.0)])
+
+
+def _pad_columns(a, size: int, value=0.0):
+    """(n, p) or (p,) ``a`` with columns of ``value`` appended up to ``size``."""
+    a = np.asarray(a)
+    return np.concatenate([a, np.full(a.shape[:-1] + (size - a.shape[-1],), value, a.dtype)], axis=-1)
 
 
 def _grid_inc(grid_inc, model):
@@ -197,28 +205,29 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     skipped = n_points < max(MIN_POINTS, model.n_params)
     if skipped.any():     # not fitted: their data are hidden from the solver, which then stops at once
         data = RelaxationData(data.experiment, data.values, data.errors, data.mask & ~skipped[:, None], data.residues)
+    single = starts == 1 or not model.n_params
     problem = residue_problem(data, model, diffusion=diffusion, r=r, csa=csa, vectors=vectors,
-                              generic=shared_programs)
+                              generic=shared_programs, pad=single)
     n, scales = data.n_residues, np.asarray(problem.scales)
+    size = scales.shape[0]        # the parameter vector's length (padded beyond n_params in shared programs)
     tm = None if model.local_tm or diffusion is None else float(diffusion.tm)
     A, b = models.linear_constraints(model, tm=tm)
     if shared_programs:
-        A, b = _pad_constraints(A, b, _constraint_rows(model.n_params))
+        A, b = _pad_constraints(A, b, _constraint_rows(shared_size(model.n_params)), size)
 
     grid_count = np.zeros(n, np.int64)
     multiple_minima = np.zeros(n, bool)
-    single = starts == 1 or not model.n_params
     if not single:
         x, chi2, counts, status, grid_count, multiple_minima = _multistart(
             problem, model, x0, starts, start_kind, seed, grid_inc, grid_bounds, A, b, solver, max_iter,
             n_devices, progress)
     elif x0 is not None:
-        start = _start_points(x0, model, n) / scales
-    elif model.n_params:
-        lower, upper = models.grid_bounds(model, grid_bounds)
+        start = _pad_columns(_start_points(x0, model, n), size) / scales
+    elif model.n_params:          # padding entries: one grid point, 0
+        lower, upper = (_pad_columns(bound, size) for bound in models.grid_bounds(model, grid_bounds))
         start, _, grid_count = grid.grid_search(problem.fun, problem.args, lower / scales, upper / scales,
-                                                _grid_inc(grid_inc, model), A if solver.constrained else None,
-                                                b if solver.constrained else None)
+                                                _pad_columns(_grid_inc(grid_inc, model), size, 1),
+                                                A if solver.constrained else None, b if solver.constrained else None)
         start = np.asarray(start)
     else:
         start = np.zeros((n, 0))
