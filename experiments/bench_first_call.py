@@ -9,6 +9,7 @@ Every case runs in a FRESH child process (a new interpreter, nothing traced or c
 - ``ten_separate``: the same with plain ``mfjax.fit`` per model (each model its own programs), cache off;
 - ``ten_fill`` / ``ten_warm``: the same with the cache on in an empty temporary folder (fills it), then
   again in a new process with that folder filled;
+- after the ten, the ten again on the first 100 residues (``again_n100``: programs compiled, 0 expected);
 - ``counts``: m4 (plain ``fit``) fitted to the first 50, 100, 135 residues, then m2 to 50 and 100 (cache off): programs compiled by
   each call (``/jax/core/compile/backend_compile_duration`` events, one per program built or loaded), and
   the time spent tracing (jaxpr) and lowering (MLIR) — the part the persistent cache cannot skip.
@@ -149,6 +150,14 @@ def child(case: str, data_path: str):
         out["models"] = {model: fit(model, N_RESIDUES, case == "ten")[1] for model in MODELS}
         out["total_s"] = round(time.perf_counter() - t0, 3)
         out["total_cpu_s"] = round(time.process_time() - c0, 3)
+        # then the ten again on the first 100 residues: another residue count within the padded sizes
+        before = _snapshot(tally, hits)
+        t0 = time.perf_counter()
+        for model in MODELS:
+            fit(model, 100, case == "ten")
+        again = _diff(_snapshot(tally, hits), before)
+        out["again_n100"] = {"wall_s": round(time.perf_counter() - t0, 3), "compiled": again["compile"]["count"],
+                             "cache_hits": again["cache_hits"]}
     elif case == "counts":
         out["fits"] = {f"m4_n{n}": fit("m4", n)[1] for n in (50, 100, 135)}
         out["fits"].update({f"m2_n{n}": fit("m2", n)[1] for n in (50, 100)})

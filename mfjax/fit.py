@@ -169,12 +169,13 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     same A·x ≥ b (its own line search and termination: line_search, hessian_mod, func_tol and grad_tol
     do not apply). func_tol, grad_tol, max_iter: minfx's termination settings. preset: "relax",
     "modelfree4" or "dasha" (``mfjax.solvers.presets``) sets func_tol, grad_tol, max_iter and
-    constraints at once. shared_programs: fit through the generic χ² (``objective.generic_chi2``):
-    every model with the same number of parameters runs the same compiled programs, so that another
-    such model compiles nothing; the same minima, the arithmetic equal to round-off (not bit for bit),
-    each step about 25 % slower, and every residue through the engine's tail width (one solver
-    program instead of two; README, "First calls and the compilation cache"); :func:`fit_models`
-    uses it. Residues with no data, fewer than 3 points or fewer points than parameters are not fitted
+    constraints at once. shared_programs: fit through the generic χ² (``objective.generic_chi2``)
+    with the parameter vector padded to ``objective.shared_size`` (3 for m1–m5, m9, tm0–tm3, tm9): all
+    these models run the same compiled programs, so that another such model compiles nothing (only a
+    grid search for a new pattern of increments); the same minima, the arithmetic equal to round-off
+    (not bit for bit), each step slower, and every residue through the engine's tail width (one
+    solver program instead of two; README, "First calls and the compilation cache"); with starts > 1
+    the generic χ² is not padded. :func:`fit_models` uses it. Residues with no data, fewer than 3 points or fewer points than parameters are not fitted
     (relax's overfit_deselect): they are marked SKIPPED_NO_DATA / SKIPPED_TOO_FEW_DATA, with NaN
     parameters and χ² and zero counts. Inputs are checked for physical sense first
     (:mod:`mfjax.sanity`). starts > 1: several starts per residue (``start_kind`` "grid": the best
@@ -271,9 +272,9 @@ def fit_models(data: RelaxationData, names=("m0", "m1", "m2", "m3", "m4", "m5", 
     """Fit the models ``names`` to every residue (e.g. before model selection): {model name: FitResult}.
 
     Each model is fitted as :func:`fit` does (same keyword arguments), through the shared programs
-    (``shared_programs=True``): models with the same number of parameters run the same compiled
-    programs, so a new process compiles one set of programs per number of parameters instead of one
-    per model. tm0–tm9 models ignore ``diffusion`` (they fit their own local τm).
+    (``shared_programs=True``): models padded to the same parameter count (3: m1–m5, m9, tm0–tm3, tm9; 6:
+    m6–m8, tm4–tm8) run the same compiled programs, so a new process compiles one solver program for
+    all of them instead of one per model. tm0–tm9 models ignore ``diffusion`` (they fit their own local τm).
     """
     out = {}
     for name in names:

@@ -149,12 +149,13 @@ def fed_slots(model: Model) -> frozenset:
     return frozenset({"local_tm": "local_tm", "rex": "rex", **FORM_SLOTS[model.form]}[p] for p in model.params)
 
 
-SHARED_SIZES = (3, 6)   # parameter vectors of the shared programs: a model with n parameters is padded to the next
+SHARED_SIZES = (3, 6)   # parameter counts of the shared programs: n parameters are padded to the next size
 
 
 def shared_size(n: int) -> int:
     """The parameter count of the shared programs serving models with n parameters: the smallest of
-    SHARED_SIZES ≥ n (n itself for 0 or beyond them). m1–m5, m9 and tm0–tm2 all run the 3-parameter programs."""
+    SHARED_SIZES ≥ n (n itself for 0 or beyond them): m1–m5, m9, tm0–tm3 and tm9 run the
+    3-parameter programs."""
     return next((size for size in SHARED_SIZES if n and size >= n), n)
 
 
