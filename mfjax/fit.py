@@ -176,8 +176,9 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     (not bit for bit), each step slower, and every residue through the engine's tail width (one
     solver program instead of two; README, "First calls and the compilation cache"); with starts > 1
     the generic χ² is not padded. :func:`fit_models` uses it. Residues with no data, fewer than 3
-    points or fewer points than parameters are not fitted (relax's overfit_deselect): they are marked SKIPPED_NO_DATA / SKIPPED_TOO_FEW_DATA, with NaN
-    parameters and χ² and zero counts. Inputs are checked for physical sense first
+    points or fewer points than parameters are not fitted (relax's overfit_deselect): they are
+    marked SKIPPED_NO_DATA / SKIPPED_TOO_FEW_DATA, with NaN parameters and χ² and zero counts.
+    Inputs are checked for physical sense first
     (:mod:`mfjax.sanity`). starts > 1: several starts per residue (``start_kind`` "grid": the best
     distinct grid points; "random": random in the grid bounds with ``seed``; "mixed": half each; a
     given x0 is the first start), minimised as one batch; the lowest χ² is kept and
