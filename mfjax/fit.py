@@ -119,6 +119,12 @@ def _pad_constraints(A, b, rows: int, size: int):
     return np.concatenate([A, np.zeros((extra, A.shape[1]))]), np.concatenate([b, np.full(extra, -1.0)])
 
 
+# Algorithms that leave a padding entry of the shared programs at 0 (its gradient, Hessian row and column
+# are exact zeros): Newton with GMW gives it a zero step. Others would not (an unmodified Hessian is
+# singular there; simplex, coordinate descent and annealing move it): they share per parameter count.
+_PADDING_SAFE = {("newton", "gmw")}
+
+
 def _pad_columns(a, size: int, value=0.0):
     """(n, p) or (p,) ``a`` with columns of ``value`` appended up to ``size``."""
     a = np.asarray(a)
@@ -175,7 +181,8 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     grid search for a new pattern of increments); the same minima, the arithmetic equal to round-off
     (not bit for bit), each step slower, and every residue through the engine's tail width (one
     solver program instead of two; README, "First calls and the compilation cache"); with starts > 1
-    the generic χ² is not padded. :func:`fit_models` uses it. Residues with no data, fewer than 3
+    or an algorithm other than Newton with GMW the generic χ² is not padded (one set of programs per
+    parameter count). :func:`fit_models` uses it. Residues with no data, fewer than 3
     points or fewer points than parameters are not fitted (relax's overfit_deselect): they are
     marked SKIPPED_NO_DATA / SKIPPED_TOO_FEW_DATA, with NaN parameters and χ² and zero counts.
     Inputs are checked for physical sense first
@@ -208,8 +215,9 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     if skipped.any():     # not fitted: their data are hidden from the solver, which then stops at once
         data = RelaxationData(data.experiment, data.values, data.errors, data.mask & ~skipped[:, None], data.residues)
     single = starts == 1 or not model.n_params
+    pad = single and (algorithm, hessian_mod) in _PADDING_SAFE
     problem = residue_problem(data, model, diffusion=diffusion, r=r, csa=csa, vectors=vectors,
-                              generic=shared_programs, pad=single)
+                              generic=shared_programs, pad=pad)
     n, scales = data.n_residues, np.asarray(problem.scales)
     size = scales.shape[0]        # the parameter vector's length (padded beyond n_params in shared programs)
     tm = None if model.local_tm or diffusion is None else float(diffusion.tm)

@@ -131,6 +131,14 @@ def test_new_residue_count_and_models_sharing_n_compile_nothing():
             assert np.all(res.chi2 > 1.0)  # neither m9 nor tm0 fits m1 data
 
 
+def test_shared_programs_unpadded_for_an_unmodified_hessian():
+    # a padding entry makes the Hessian singular: without GMW the shared χ² keeps the model's own size
+    data, vectors, s2 = _m1_data(5)
+    res = mfjax.fit_models(data, ["m1"], diffusion=SPHEROID, vectors=vectors, hessian_mod="none")["m1"]
+    np.testing.assert_allclose(res.params["s2"], s2, rtol=1e-8)
+    assert res.status_names == ["CONVERGED"] * 5
+
+
 def test_cache_is_on_by_default_and_can_be_turned_off(tmp_path):
     # in child processes, so that this test process never touches JAX's cache
     script = textwrap.dedent("""
