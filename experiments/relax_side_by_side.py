@@ -68,8 +68,8 @@ for algor, line_search, max_iter in RUNS:
     sp = cdp.mol[0].res[1].spin[0]
     rex600 = sp.rex * (2.0 * pi * cdp.spectrometer_frq[cdp.ri_ids[0]]) ** 2   # as relax's value_test
     out = {"algorithm": algor, "line_search": line_search, "max_iter": max_iter if max_iter else 10000000,
-           "s2": repr(sp.s2), "te_ps": repr(sp.te / 1e-12), "rex_600": repr(rex600), "rex_relax": repr(sp.rex), "chi2": repr(sp.chi2),
-           "iter": sp.iter, "f_count": sp.f_count, "g_count": sp.g_count, "h_count": sp.h_count,
-           "warning": sp.warning}
+           "s2": repr(sp.s2), "te_ps": repr(sp.te / 1e-12), "rex_600": repr(rex600), "rex_relax": repr(sp.rex),
+           "chi2": repr(sp.chi2), "iter": sp.iter, "f_count": sp.f_count, "g_count": sp.g_count,
+           "h_count": sp.h_count, "warning": sp.warning}
     sys.stdout.write("RESULT " + json.dumps(out) + "\n")
     sys.stdout.flush()
