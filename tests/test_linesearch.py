@@ -1,16 +1,22 @@
 """Line-search state machines against plain-Python ports of minfx's line_search/backtrack.py and more_thuente.py (docs/algorithms.md),
 on a zoo of 1-D restrictions φ(α) = f(x + α p)."""
 import math
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from mfjax.solvers.batch import minimise
+from mfjax.solvers.constraints import MethodOfMultipliers, Unconstrained
+from mfjax.solvers.descent import Descent
+from mfjax.solvers.settings import LineSearchConstants
 from mfjax.solvers.linesearch import (
-    A_MIN, ERR_ASCENT, ERR_CUBIC_SQRT, ERR_NONE, MTState, backtrack_init, backtrack_update,
+    A_MIN, ERR_ASCENT, ERR_CUBIC_SQRT, ERR_NONE, MoreThuente, MTState, backtrack_init, backtrack_update,
     direction_is_descent, more_thuente_init, more_thuente_update,
 )
+from mfjax.status import Status
 
 
 # ----------------------------------------------------------------------------- plain-Python references
@@ -370,3 +376,43 @@ def test_vmap_while_loop_matches_python_loop():
     # every step the searches end with lies in minfx's bracket [a_min, a_max] = [1e-25, 4·max(1, a0)]
     alphas = np.asarray(mt.alpha)[:-1]
     assert isinstance(mt, MTState) and np.all(alphas >= A_MIN) and np.all(alphas <= 4 * np.maximum(1.0, np.asarray(a0s)[:-1]))
+
+
+# --------------------------------------------------------------------------- an ascent direction inside a run
+
+@dataclass(frozen=True)
+class _AscentOnce:
+    """A direction part: p = −∇f/2 (α = 1 halves x on f = x²/2), except the second direction of the
+    fit, p = +∇f (an ascent direction)."""
+
+    ls: LineSearchConstants = LineSearchConstants(1.0, 1e-4, 0.9)
+    needs_hessian = False
+
+    def init(self, x0):
+        return jnp.zeros((), jnp.int32)
+
+    def next(self, dstate, restart, x_old, x_new, g_old, F_new, alpha):
+        p = jnp.where(dstate == 1, F_new.g, -0.5 * F_new.g)
+        return p, jnp.asarray(1.0), dstate + 1, jnp.asarray(Status.RUNNING, jnp.int32)
+
+
+def _half_square(x, args):
+    return 0.5 * jnp.sum(x * x)
+
+
+def test_ascent_direction_ends_the_run_as_minfx_fatal_error():
+    # minfx base_classes.py Min.minimise: more_thuente() raises NameError for an ascent direction;
+    # the run returns the current iterate x1 = 0.5 with iter = k + 1 = 2 and the counts of the set-up
+    # (1 f, 1 ∇f) and of iteration 0 (one MT trial + the evaluation after it): f = g = 3.
+    inner = Descent(_AscentOnce(), MoreThuente())
+    args = {"dummy": np.zeros((1, 1))}
+    res = minimise(_half_square, np.array([[1.0]]), args, solver=Unconstrained(inner))
+    assert int(res.status[0]) == Status.LINE_SEARCH_ERROR
+    assert float(res.x[0, 0]) == 0.5 and float(res.f[0]) == 0.125
+    assert (int(res.iterations[0]), int(res.f_count[0]), int(res.g_count[0])) == (2, 3, 3)
+    # minfx method_of_multipliers.py keeps an inner run's warning aside and carries on from its
+    # end point (here x ≥ −100 is never active, L = f): the fit then converges to 0.
+    res = minimise(_half_square, np.array([[1.0]]), args, np.array([[1.0]]), np.array([-100.0]),
+                   solver=MethodOfMultipliers(inner))
+    assert int(res.status[0]) == Status.CONVERGED
+    assert abs(float(res.x[0, 0])) < 1e-12 and int(res.iterations[0]) > 2

@@ -94,7 +94,7 @@ class Assessment(NamedTuple):
     moved: Any        # the trial point was accepted as the new iterate
     cont: Any         # a new iteration of the same run begins at x_t
     stop: Any         # the run ended at x_t (accepted), with ...
-    stop_status: Any  # ... this reason (CONVERGED, MAX_ITERATIONS, NOT_FINITE)
+    stop_status: Any  # ... this reason (CONVERGED, MAX_ITERATIONS, NOT_FINITE, LINE_SEARCH_ERROR: aborted at x)
     error: Any        # int32 status of a breakdown (RUNNING: none): it ends the problem
     iters: Any        # the inner run's iteration total after this evaluation (minfx's iter)
     rest: Any         # the algorithm's own intermediate results for advance()

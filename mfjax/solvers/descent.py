@@ -80,15 +80,24 @@ class Descent:
             forced=jnp.asarray(False), starting=jnp.asarray(True))
 
     def point(self, s: DescentState):
-        return s.x + s.alpha * s.p
+        # A search born done (Moré–Thuente given an ascent direction) aborts the run at x itself.
+        return jnp.where(self._aborting(s), s.x, s.x + s.alpha * s.p)
+
+    @staticmethod
+    def _aborting(s: DescentState):
+        return ~s.starting & ~s.forced & s.ls.done
 
     def assess(self, s: DescentState, F_t: Eval, tests: Tests) -> Assessment:
         x_t = self.point(s)
         start = s.starting
         slope = dot(s.F.g, s.p)
         ls, out = self.line_search.update(s.ls, s.F.f, slope, F_t.f, dot(F_t.g, s.p))
-        ls_error = out.error & ~s.forced & ~start
-        accept = ~start & (s.forced | (out.done & ~out.fallback & ~ls_error))
+        # minfx's "fatal minimisation error" (base_classes.py Min.minimise: the NameError of
+        # more_thuente() for an ascent direction): the run ends at x, uncounted, with iter = k + 1
+        # (k when it is the run's first iteration); a Method of Multipliers carries on from x.
+        aborted = self._aborting(s) & out.error
+        ls_error = out.error & ~s.forced & ~start & ~aborted
+        accept = ~start & ~aborted & (s.forced | (out.done & ~out.fallback & ~ls_error))
         fallback = ~start & ~s.forced & out.done & out.fallback      # evaluate ls.alpha next, then take it
         searched = ~start & ~s.forced & ~s.ls.done        # a search born done (ascent) evaluates nothing
         f_count = s.f_count + jnp.where(searched, out.f_evals, 0) + jnp.where(accept, 1, 0)
@@ -108,14 +117,14 @@ class Descent:
             if tests.func_tol is None:
                 conv = conv | (F_t.f - s.F.f == 0.0)
         conv = conv & tests.converge
-        stop = accept & ~bad & (maxed | conv | is_inf)
-        stop_status = jnp.select([maxed, conv, is_inf], [Status.MAX_ITERATIONS, Status.CONVERGED, Status.NOT_FINITE],
-                                 Status.RUNNING)
+        stop = (accept & ~bad & (maxed | conv | is_inf)) | aborted
+        stop_status = jnp.select([aborted, maxed, conv, is_inf], [Status.LINE_SEARCH_ERROR, Status.MAX_ITERATIONS,
+                                 Status.CONVERGED, Status.NOT_FINITE], Status.RUNNING)
         moved = accept & ~bad
         error = jnp.select([ls_error, bad], [Status.LINE_SEARCH_ERROR, Status.NOT_FINITE], Status.RUNNING)
         return Assessment(x_t=x_t, F_t=F_t, start=start, finite=finite, moved=moved, cont=moved & ~stop, stop=stop,
                           stop_status=stop_status, error=error.astype(jnp.int32),
-                          iters=s.iters + jnp.where(stop, s.k + 1, 0),
+                          iters=s.iters + jnp.where(stop & ~(aborted & (s.k == 0)), s.k + 1, 0),
                           rest=_Rest(ls, fallback, f_count, g_count))
 
     def advance(self, s: DescentState, a: Assessment, restart, F_next: Eval):
