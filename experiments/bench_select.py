@@ -82,7 +82,7 @@ def main():
         log(f"select (prune): {wall:.2f} s")
     out["select"] = dict(warm_prune_s=warm, chosen={m: int((sel.model == m).sum()) for m in MODELS + [""]},
                          fitted_per_model={m: int((~sel.pruned[j]).sum()) for j, m in enumerate(MODELS)},
-                         m4_exact_points=int((sel.fits["m4"].chi2 < 1e-20).sum()),
+                         m4_exact_points_of_fitted=int((sel.fits["m4"].chi2 < 1e-20).sum()),
                          rex0_points_chosen={m: int(((truth["rex"] == 0) & (sel.model == m)).sum()) for m in MODELS})
     if args.no_prune:
         timed(lambda: select(prune=False))                       # compiles the fits that pruning skipped
