@@ -174,7 +174,8 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     given x0 is the first start), minimised as one batch; the lowest χ² is kept and
     ``multiple_minima`` flags residues where converged starts found distinct minima (rule in
     :mod:`mfjax.multistart`). linear_grid_search: evaluate the grid search through the linearity of
-    χ²'s rates in the order parameters and Rex (:mod:`mfjax.linear_grid`; models with a fixed tensor):
+    χ²'s rates in the order parameters and Rex (:mod:`mfjax.linear_grid`; models with a fixed tensor,
+    grids of at least ``linear_grid.MIN_POINTS`` points):
     the same grid point as the direct search (near-ties re-evaluated with the model's χ²), m8's 161,051
     points about 30 times faster; False: the direct search of :mod:`mfjax.solvers.grid`. Returns a
     :class:`FitResult`.
@@ -221,7 +222,7 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     elif model.n_params:
         lower, upper = models.grid_bounds(model, grid_bounds)
         Ac, bc = (A, b) if solver.constrained else (None, None)
-        if linear_grid_search and linear_grid.covers(model, diffusion):
+        if linear_grid_search and linear_grid.covers(model, diffusion, int(np.prod(_grid_inc(grid_inc, model)))):
             start, _, grid_count = linear_grid.grid_search(problem, model, data.experiment, lower / scales,
                                                            upper / scales, _grid_inc(grid_inc, model), Ac, bc)
         else:

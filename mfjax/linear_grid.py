@@ -43,14 +43,16 @@ TIE_TOL_ABS = 1e-10
 N_CANDIDATES = 128      # candidates re-evaluated with the model's χ² per residue
 N_Q = 256               # points of the grid without its Rex axis examined at every Rex value
 BLOCK = 16              # residues per compiled call (the last block padded)
+MIN_POINTS = 1000       # smaller grids go through the direct search, faster there (RG: m1–m3, m9 of 11–121 points)
 _TIMES = ("tf", "ts")
 
 
-def covers(model: Model, diffusion) -> bool:
-    """True when the linear grid applies: a fixed tensor and a form with generic slots."""
+def covers(model: Model, diffusion, n_points: int | None = None) -> bool:
+    """True when the linear grid applies (a fixed tensor, a form with generic slots, Rex last if fitted)
+    and pays (``n_points``, the grid's size, at least MIN_POINTS; None: not checked)."""
     rex_last = "rex" not in model.params or model.params[-1] == "rex"
     return (not model.local_tm and diffusion is not None and generic_route(model) is not None and model.n_params > 0
-            and rex_last)
+            and rex_last and (n_points is None or n_points >= MIN_POINTS))
 
 
 @x64

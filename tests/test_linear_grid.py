@@ -38,6 +38,7 @@ def data():
 def test_same_point_as_the_direct_search(data, name):
     model = models.get_model(name)
     assert linear_grid.covers(model, TM) and not linear_grid.covers(models.get_model("tm4"), None)
+    assert linear_grid.covers(model, TM, 1000) and not linear_grid.covers(model, TM, 121)
     problem = residue_problem(data, model, diffusion=TM, r=R, csa=CSA)
     scales = np.asarray(problem.scales)
     lower, upper = (v / scales for v in models.grid_bounds(model, "paper"))
