@@ -7,7 +7,8 @@ For each point: χ² of the plain fit (grid, Newton–GMW–backtracking in the 
 condition number of the χ² Hessian (scaled coordinates) and of the Jacobian of the weighted residuals
 there, then χ² after a polish from the fit: Levenberg–Marquardt (``fit(algorithm="lm", x0=...)``,
 normal equations) and a Gauss–Newton whose steps come from an SVD least-squares solve of J·p = −r
-(``numpy.linalg.lstsq``, so the conditioning is J's, not JᵀJ's), with step halving, ``--gn-steps`` steps.
+(``numpy.linalg.lstsq``, so the conditioning is J's, not JᵀJ's), with step halving, ``--gn-steps`` steps,
+in m5's coordinates and in the valley's, u = (S2, (S2f − S2)·τs, τs), where the valley is straight.
 
     python experiments/dmg_valley.py [--gn-steps 30]
 """
@@ -34,10 +35,22 @@ from mfjax.objective import residue_problem  # noqa: E402
 KW = dict(diffusion=paper_grids.DIFFUSION, r=paper_grids.R_NH, csa=paper_grids.CSA, grid_inc=11, grid_bounds="paper")
 
 
-def gauss_newton_svd(fun, x, args, steps):
-    """Gauss–Newton on fun.residuals with lstsq (SVD) steps and halving until χ² does not increase."""
-    residuals = jax.jit(jax.vmap(fun.residuals))
-    jacobian = jax.jit(jax.vmap(jax.jacfwd(fun.residuals)))
+def valley_x(u):
+    """m5's scaled (S2f, S2, τs ps) from the valley coordinates u = (S2, P = (S2f − S2)·τs, τs): the data
+    fix S2 and P (J ≈ 0.4·[S2·τm/(1 + ω²τm²) + P]) and τs only through (ωτs)², so the valley is straight."""
+    return jnp.stack([u[0] + u[1] / u[2], u[0], u[2]])
+
+
+def valley_u(x):
+    return np.stack([x[:, 1], (x[:, 0] - x[:, 1]) * x[:, 2], x[:, 2]], axis=1)
+
+
+def gauss_newton_svd(fun, x, args, steps, to_x=None):
+    """Gauss–Newton on fun.residuals (of to_x(x) when given) with lstsq (SVD) steps and halving until χ²
+    does not increase. Returns (x, χ²)."""
+    res = fun.residuals if to_x is None else (lambda u, a: fun.residuals(to_x(u), a))
+    residuals = jax.jit(jax.vmap(res))
+    jacobian = jax.jit(jax.vmap(jax.jacfwd(res)))
     chi2 = lambda x: np.sum(np.asarray(residuals(jnp.asarray(x), args)) ** 2, axis=1)
     f = chi2(x)
     for _ in range(steps):
@@ -82,11 +95,20 @@ def main():
     t0 = time.perf_counter()
     _, f_gn = gauss_newton_svd(problem.fun, x, fargs, args.gn_steps)
     t_gn = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    u, f_valley = gauss_newton_svd(problem.fun, valley_u(x), fargs, args.gn_steps, to_x=valley_x)
+    x_valley = np.asarray(jax.vmap(valley_x)(jnp.asarray(u))) * scales
+    t_valley = time.perf_counter() - t0
     out = dict(versions=versions(), device=device_info(), cpu=cpu_info(), points=len(idx),
-               seconds=dict(fit=t_single, lm_polish=t_lm, gauss_newton_svd=t_gn), gn_steps=args.gn_steps,
+               seconds=dict(fit=t_single, lm_polish=t_lm, gauss_newton_svd=t_gn, valley_gauss_newton_svd=t_valley),
+               gn_steps=args.gn_steps, below_1e_20=dict(fit=int((single.chi2 < 1e-20).sum()), lm=int((lm.chi2 < 1e-20).sum()),
+                                                        gauss_newton_svd=int((f_gn < 1e-20).sum()),
+                                                        valley_gauss_newton_svd=int((f_valley < 1e-20).sum())),
                rows=[dict(s2f=float(truth["s2f"][j]), chi2_fit=float(single.chi2[i]), iterations=int(single.iterations[i]),
                           status=single.status_names[i], hessian_condition=hess_cond[i], jacobian_condition=jac_cond[i],
-                          chi2_after_lm=float(lm.chi2[i]), chi2_after_gauss_newton_svd=float(f_gn[i]))
+                          chi2_after_lm=float(lm.chi2[i]), chi2_after_gauss_newton_svd=float(f_gn[i]),
+                          chi2_after_valley_gauss_newton_svd=float(f_valley[i]),
+                          valley_s2f=float(x_valley[i, 0]), valley_ts_ps=float(x_valley[i, 2] * 1e12))
                      for i, j in enumerate(idx)])
     print(json.dumps(jsonable(out), indent=1))
 
