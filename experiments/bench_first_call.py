@@ -9,6 +9,7 @@ Every case runs in a FRESH child process (a new interpreter, nothing traced or c
 - ``ten_separate``: the same with plain ``mfjax.fit`` per model (each model its own programs), cache off;
 - ``ten_fill`` / ``ten_warm``: the same with the cache on in an empty temporary folder (fills it), then
   again in a new process with that folder filled;
+- after the ten, the ten again on the first 100 residues (``again_n100``: programs compiled, 0 expected);
 - ``counts``: m4 (plain ``fit``) fitted to the first 50, 100, 135 residues, then m2 to 50 and 100 (cache off): programs compiled by
   each call (``/jax/core/compile/backend_compile_duration`` events, one per program built or loaded), and
   the time spent tracing (jaxpr) and lowering (MLIR) — the part the persistent cache cannot skip.
@@ -41,7 +42,8 @@ TENSOR = dict(tm=8e-9, dratio=1.3, theta=1.0, phi=0.5)
 R, CSA = 1.02e-10, -172e-6
 EVENTS = {"/jax/core/compile/backend_compile_duration": "compile",
           "/jax/core/compile/jaxpr_trace_duration": "trace",
-          "/jax/core/compile/jaxpr_to_mlir_module_duration": "lower"}
+          "/jax/core/compile/jaxpr_to_mlir_module_duration": "lower",
+          "/jax/compilation_cache/cache_retrieval_time_sec": "cache_load"}
 
 
 def log(*parts):
@@ -97,8 +99,8 @@ def _listen():
         if event in EVENTS:
             tally[EVENTS[event]][0] += 1
             tally[EVENTS[event]][1] += seconds
-            if EVENTS[event] == "compile":
-                programs.append(f"{fun_name} {seconds:.2f}")
+            if seconds >= 0.005:     # the per-program breakdown: every step that took 5 ms or more
+                programs.append(f"{EVENTS[event]} {fun_name} {seconds:.3f}")
 
     jax.monitoring.register_event_duration_secs_listener(on_duration)
     hits = [0]
@@ -148,6 +150,14 @@ def child(case: str, data_path: str):
         out["models"] = {model: fit(model, N_RESIDUES, case == "ten")[1] for model in MODELS}
         out["total_s"] = round(time.perf_counter() - t0, 3)
         out["total_cpu_s"] = round(time.process_time() - c0, 3)
+        # then the ten again on the first 100 residues: another residue count within the padded sizes
+        before = _snapshot(tally, hits)
+        t0 = time.perf_counter()
+        for model in MODELS:
+            fit(model, 100, case == "ten")
+        again = _diff(_snapshot(tally, hits), before)
+        out["again_n100"] = {"wall_s": round(time.perf_counter() - t0, 3), "compiled": again["compile"]["count"],
+                             "cache_hits": again["cache_hits"]}
     elif case == "counts":
         out["fits"] = {f"m4_n{n}": fit("m4", n)[1] for n in (50, 100, 135)}
         out["fits"].update({f"m2_n{n}": fit("m2", n)[1] for n in (50, 100)})

@@ -57,7 +57,8 @@ CONFIGS: list[Config] = [
     _c("newton_preset_mf4_prec", 11, "lowprec", "relax's optimiser, Modelfree4-stand-in precision (1e-6, 200 it.), MoM",
        func_tol=1e-6, max_iter=200),
     _c("newton_mt_mom", 11, note="Newton, Moré–Thuente, GMW, MoM", line_search="more_thuente"),
-    _c("newton_bt_unconstrained", 11, note="Newton, backtracking, GMW, no constraints", constraints=False),
+    _c("newton_bt_unconstrained", 11, note="Newton, backtracking, GMW, no constraints (100,000 it.: unconstrained paths "
+       "off the bounds crawl for 10^7 iterations on some DMG points)", constraints=False, max_iter=100_000),
     _c("newton_nomod_bt_mom", 11, note="Newton, backtracking, no Hessian modification, MoM", hessian_mod=None),
     _c("newton_eigen_bt_mom", 11, note="Newton, eigenvalue Hessian modification, MoM", hessian_mod="eigen"),
     _c("newton_cg_mom", 11, note="Newton–CG, backtracking, MoM", algorithm="newton_cg", hessian_mod=None),
@@ -82,6 +83,10 @@ CONFIGS: list[Config] = [
        algorithm="pcg_diag", hessian_mod=None, **_FO),
     _c("gauss_newton_unconstrained", 11, note="Gauss–Newton, backtracking, no constraints", algorithm="gauss_newton",
        hessian_mod=None, constraints="none"),
+    _c("annealing_dasha", 11, note="simulated annealing (5,000 proposals, cooling 0.995), Dasha penalty",
+       algorithm="annealing", hessian_mod=None, line_search="none", constraints="dasha", **_FO),
+    _c("adam_dasha", 11, note="optax Adam (learning rate 0.05, halved every 2,000 steps), Dasha penalty (10,000 it.)",
+       algorithm="adam", hessian_mod=None, line_search="none", constraints="dasha", **_FO),
     _c("simplex_dasha", 11, note="Nelder–Mead simplex, Dasha penalty, relax's func_tol (10,000 it.)",
        algorithm="simplex", hessian_mod=None, line_search="none", constraints="dasha", **_FO),
 ]

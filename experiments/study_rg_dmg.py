@@ -22,8 +22,9 @@ Rules (written into the results too, ``RULES``):
 - stop_tolerance / stop_iteration_limit: χ² ≥ 1e-20, not on a bound, relax's optimiser started there
   does lower χ² (by more than 1e-6 relative): the run stopped part-way, by its tolerance (status
   CONVERGED) or by its iteration limit (status MAX_ITERATIONS).
-- failed_<STATUS>: any other status (NOT_FINITE, LINE_SEARCH_ERROR, MU_TOO_SMALL, …) that is not one
-  of the above.
+- stop_other: as stop_tolerance, but the solver stopped part-way with another status
+  (LINE_SEARCH_ERROR, MU_TOO_SMALL, DEGENERATE_CORNER, NOT_FINITE, …); the statuses are counted per
+  configuration and grid (``other_statuses``) and listed under the table.
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import paper_grids  # noqa: E402
 import study_configs  # noqa: E402
 
-from mfjax import models  # noqa: E402
+from mfjax import models, sanity  # noqa: E402
 from mfjax.objective import residue_problem  # noqa: E402
 from mfjax.status import Status  # noqa: E402
 
@@ -56,7 +57,7 @@ WARMUP_POINTS = 128     # > 64 slots: the warm-up compiles every program the ful
 GRIDS = {"RG": ("m4", paper_grids.rex_grid, ("s2", "te", "rex"), ("rex", "te", "s2")),
          "DMG": ("m5", paper_grids.double_motion_grid, ("s2f", "s2s", "ts"), ("s2s", "ts", "s2f"))}
 CLASSES = ("recovered", "flat_valley", "exact_fit_elsewhere", "singular_matrix", "on_bound", "local_minimum",
-           "stop_tolerance", "stop_iteration_limit", "failed_other")
+           "stop_tolerance", "stop_iteration_limit", "stop_other")
 CODE = {name: i for i, name in enumerate(CLASSES)}
 RULES = {
     "recovered": f"chi2 < {CHI2_SMALL:g} and every parameter within {REL_TOL:g} relative of the truth "
@@ -71,7 +72,9 @@ RULES = {
                      f"{POLISH['max_iter']} iterations) lowers chi2 by less than {POLISH_REL:g} relative",
     "stop_tolerance": "chi2 >= 1e-20, not on a bound, relax's optimiser started there lowers chi2 further; status CONVERGED",
     "stop_iteration_limit": "as stop_tolerance, status MAX_ITERATIONS",
-    "failed_other": "any other status (NOT_FINITE, LINE_SEARCH_ERROR, MU_TOO_SMALL, ...)",
+    "stop_other": "chi2 >= 1e-20, not on a bound, relax's optimiser started there lowers chi2 further, and the "
+                  "solver stopped with another status (LINE_SEARCH_ERROR, MU_TOO_SMALL, DEGENERATE_CORNER, "
+                  "NOT_FINITE, ...): counted per status in other_statuses",
 }
 
 
@@ -172,7 +175,7 @@ def classify(grid, model, truth, result, flat, polish_chi2):
     small = chi2 < CHI2_SMALL
     bound = on_bound(model, scaled(model, result.params), scaled(model, truth))
     improved = polish_chi2 < chi2 * (1.0 - POLISH_REL)
-    code = np.full(chi2.shape, CODE["failed_other"], np.int8)
+    code = np.full(chi2.shape, CODE["stop_other"], np.int8)
     rest = ~rec & ~small
     code[rest & (status == Status.CONVERGED)] = CODE["stop_tolerance"]
     code[rest & (status == Status.MAX_ITERATIONS)] = CODE["stop_iteration_limit"]
@@ -191,7 +194,8 @@ def polish(model, data, result, need):
     rows = np.flatnonzero(need)
     if rows.size:
         x0 = {p: np.asarray(result.params[p])[rows] for p in models.get_model(model).params}
-        res = FIT(data.subset(rows), model, x0=x0, **COMMON, **POLISH)
+        with sanity.allow("s2", "tau", "rex"):     # an unconstrained run may end outside the bounds
+            res = FIT(data.subset(rows), model, x0=x0, **COMMON, **POLISH)
         out[rows] = res.chi2
     return out
 
@@ -239,6 +243,8 @@ def evaluate_config(config, grid, truth_info, indices=None, warmup=False):
         config=config.name, grid=grid, model=model, n_points=int(len(idx)), grid_inc=config.grid_inc,
         n_recovered=counts["recovered"], n_chi2_below_1e_20=int(small.sum()), classes=counts, class_details=details,
         status_counts={Status(int(s)).name: int(np.sum(status == s)) for s in np.unique(status)},
+        other_statuses={Status(int(s)).name: int(np.sum(status[code == CODE["stop_other"]] == s))
+                        for s in np.unique(status[code == CODE["stop_other"]])},
         iterations=stats(result.iterations), f_count=stats(result.f_count), g_count=stats(result.g_count),
         h_count=stats(result.h_count), wall_s=wall, cpu_s=cpu, warmup_s=warm_s, polish_s=polish_s,
         n_polished=int(need.sum()))
@@ -298,7 +304,7 @@ def run(config_names=None, grids=("RG", "DMG"), indices=None, warmup=False, afte
 def markdown_table(doc) -> str:
     short = {"recovered": "rec", "flat_valley": "flat", "exact_fit_elsewhere": "else", "singular_matrix": "sing",
              "on_bound": "bound", "local_minimum": "locmin", "stop_tolerance": "tol",
-             "stop_iteration_limit": "iter", "failed_other": "other"}
+             "stop_iteration_limit": "iter", "stop_other": "other"}
     lines = []
     for grid in doc["grids"]:
         n = doc["grids"][grid]["n_points"]
@@ -317,6 +323,11 @@ def markdown_table(doc) -> str:
                 f"{s['f_count']['max']} | {s['g_count']['median']:g} | {s['h_count']['median']:g} | "
                 f"{s['wall_s']:.1f}{warm} | {s.get('cpu_s', float('nan')):.1f} |")
         lines.append("")
+        others = [f"{name}: " + ", ".join(f"{k} {v}" for k, v in entry[grid]["other_statuses"].items())
+                  for name, entry in doc["configs"].items()
+                  if entry.get(grid, {}).get("other_statuses")]
+        if others:
+            lines += [f"Statuses of the {grid} points in 'other': " + "; ".join(others) + ".", ""]
     lines += ["Columns: " + ", ".join(f"{short[c]} = {c}" for c in CLASSES) + "; wall s: the fit call over the "
               "whole grid, compilation included (warm-up call in brackets where run); CPU s: the process's CPU "
               "time over that call (all threads).", ""]

@@ -13,7 +13,7 @@ from mfjax import corners, linear_grid, models, multistart, sanity
 from mfjax._x64 import x64
 from mfjax.constants import N15_CSA, NH_BOND_LENGTH
 from mfjax.data import RelaxationData
-from mfjax.objective import residue_problem
+from mfjax.objective import residue_problem, shared_size
 from mfjax.solvers import batch, grid, presets, registry
 from mfjax.solvers.active_set import ActiveSetNewton
 from mfjax.status import Status, status_names
@@ -101,20 +101,34 @@ def _start_points(x0, model, n):
     return start
 
 
-def _constraint_rows(n: int) -> int:
-    """The most rows of relax's A·x ≥ b among the registered models with n parameters."""
+def _constraint_rows(size: int) -> int:
+    """The most rows of relax's A·x ≥ b among the registered models padded to ``size`` parameters."""
     return max((models.linear_constraints(m, tm=1e-8)[0].shape[0] for m in models.MODELS.values()
-                if m.n_params == n), default=0)
+                if shared_size(m.n_params) == size), default=0)
 
 
-def _pad_constraints(A, b, rows: int):
-    """A·x ≥ b with slack rows (0·x ≥ −1) appended up to ``rows``: the same shapes for every model with
-    n parameters. A slack row never binds: its multiplier starts and stays 0 and every term it adds to
-    the augmented Lagrangian, its gradient and Hessian is an exact zero (and no grid point fails it)."""
+def _pad_constraints(A, b, rows: int, size: int):
+    """A·x ≥ b with zero columns up to ``size`` parameters and slack rows (0·x ≥ −1) appended up to
+    ``rows``: the same shapes for every model padded to ``size``. A slack row never binds: its multiplier
+    starts and stays 0 and every term it adds to the augmented Lagrangian, its gradient and Hessian is
+    an exact zero (and no grid point fails it)."""
+    A = np.concatenate([A, np.zeros((A.shape[0], size - A.shape[1]))], axis=1)
     extra = rows - A.shape[0]
     if extra <= 0:
         return A, b
     return np.concatenate([A, np.zeros((extra, A.shape[1]))]), np.concatenate([b, np.full(extra, -1.0)])
+
+
+# Algorithms that leave a padding entry of the shared programs at 0 (its gradient, Hessian row and column
+# are exact zeros): Newton with GMW gives it a zero step. Others would not (an unmodified Hessian is
+# singular there; simplex, coordinate descent and annealing move it): they share per parameter count.
+_PADDING_SAFE = {("newton", "gmw")}
+
+
+def _pad_columns(a, size: int, value=0.0):
+    """(n, p) or (p,) ``a`` with columns of ``value`` appended up to ``size``."""
+    a = np.asarray(a)
+    return np.concatenate([a, np.full(a.shape[:-1] + (size - a.shape[-1],), value, a.dtype)], axis=-1)
 
 
 def _grid_inc(grid_inc, model):
@@ -162,20 +176,25 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     same A·x ≥ b (its own line search and termination: line_search, hessian_mod, func_tol and grad_tol
     do not apply). func_tol, grad_tol, max_iter: minfx's termination settings. preset: "relax",
     "modelfree4" or "dasha" (``mfjax.solvers.presets``) sets func_tol, grad_tol, max_iter and
-    constraints at once. shared_programs: fit through the generic χ² (``objective.generic_chi2``):
-    every model with the same number of parameters runs the same compiled programs, so that another
-    such model compiles nothing; the same minima, the arithmetic equal to round-off (not bit for bit),
-    each step about 25 % slower (README, "First calls and the compilation cache"); :func:`fit_models`
-    uses it. Residues with no data, fewer than 3 points or fewer points than parameters are not fitted
-    (relax's overfit_deselect): they are marked SKIPPED_NO_DATA / SKIPPED_TOO_FEW_DATA, with NaN
-    parameters and χ² and zero counts. Inputs are checked for physical sense first
+    constraints at once. shared_programs: fit through the generic χ² (``objective.generic_chi2``)
+    with the parameter vector padded to ``objective.shared_size`` (3 for m1–m5, m9, tm0–tm3, tm9): all
+    these models run the same compiled programs, so that another such model compiles nothing (only a
+    grid search for a new pattern of increments); the same minima, the arithmetic equal to round-off
+    (not bit for bit), each step slower, and every residue through the engine's tail width (one
+    solver program instead of two; README, "First calls and the compilation cache"); with starts > 1
+    or an algorithm other than Newton with GMW the generic χ² is not padded (one set of programs per
+    parameter count). :func:`fit_models` uses it. Residues with no data, fewer than 3
+    points or fewer points than parameters are not fitted (relax's overfit_deselect): they are
+    marked SKIPPED_NO_DATA / SKIPPED_TOO_FEW_DATA, with NaN parameters and χ² and zero counts.
+    Inputs are checked for physical sense first
     (:mod:`mfjax.sanity`). starts > 1: several starts per residue (``start_kind`` "grid": the best
     distinct grid points; "random": random in the grid bounds with ``seed``; "mixed": half each; a
     given x0 is the first start), minimised as one batch; the lowest χ² is kept and
     ``multiple_minima`` flags residues where converged starts found distinct minima (rule in
     :mod:`mfjax.multistart`). linear_grid_search: evaluate the grid search through the linearity of
     χ²'s rates in the order parameters and Rex (:mod:`mfjax.linear_grid`; models with a fixed tensor,
-    grids of at least ``linear_grid.MIN_POINTS`` points):
+    grids of at least ``linear_grid.MIN_POINTS`` points; not with shared_programs, whose point is one set
+    of compiled programs per number of parameters):
     the same grid point as the direct search (near-ties re-evaluated with the model's χ²), m8's 161,051
     points about 30 times faster; False: the direct search of :mod:`mfjax.solvers.grid`. Returns a
     :class:`FitResult`.
@@ -202,39 +221,43 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     skipped = n_points < max(MIN_POINTS, model.n_params)
     if skipped.any():     # not fitted: their data are hidden from the solver, which then stops at once
         data = RelaxationData(data.experiment, data.values, data.errors, data.mask & ~skipped[:, None], data.residues)
+    single = starts == 1 or not model.n_params
+    pad = single and (algorithm, hessian_mod) in _PADDING_SAFE
     problem = residue_problem(data, model, diffusion=diffusion, r=r, csa=csa, vectors=vectors,
-                              generic=shared_programs)
+                              generic=shared_programs, pad=pad)
     n, scales = data.n_residues, np.asarray(problem.scales)
+    size = scales.shape[0]        # the parameter vector's length (padded beyond n_params in shared programs)
     tm = None if model.local_tm or diffusion is None else float(diffusion.tm)
     A, b = models.linear_constraints(model, tm=tm)
     if shared_programs:
-        A, b = _pad_constraints(A, b, _constraint_rows(model.n_params))
+        A, b = _pad_constraints(A, b, _constraint_rows(shared_size(model.n_params)), size)
 
     grid_count = np.zeros(n, np.int64)
     multiple_minima = np.zeros(n, bool)
-    single = starts == 1 or not model.n_params
     if not single:
         x, chi2, counts, status, grid_count, multiple_minima = _multistart(
             problem, model, x0, starts, start_kind, seed, grid_inc, grid_bounds, A, b, solver, max_iter,
             n_devices, progress)
     elif x0 is not None:
-        start = _start_points(x0, model, n) / scales
-    elif model.n_params:
-        lower, upper = models.grid_bounds(model, grid_bounds)
+        start = _pad_columns(_start_points(x0, model, n), size) / scales
+    elif model.n_params:          # padding entries: one grid point, 0
+        inc = _grid_inc(grid_inc, model)
         Ac, bc = (A, b) if solver.constrained else (None, None)
-        if linear_grid_search and linear_grid.covers(model, diffusion, int(np.prod(_grid_inc(grid_inc, model)))):
+        if linear_grid_search and not shared_programs and linear_grid.covers(model, diffusion, int(np.prod(inc))):
+            lower, upper = models.grid_bounds(model, grid_bounds)
             start, _, grid_count = linear_grid.grid_search(problem, model, data.experiment, lower / scales,
-                                                           upper / scales, _grid_inc(grid_inc, model), Ac, bc)
+                                                           upper / scales, inc, Ac, bc)
         else:
+            lower, upper = (_pad_columns(bound, size) for bound in models.grid_bounds(model, grid_bounds))
             start, _, grid_count = grid.grid_search(problem.fun, problem.args, lower / scales, upper / scales,
-                                                    _grid_inc(grid_inc, model), Ac, bc)
+                                                    _pad_columns(inc, size, 1), Ac, bc)
         start = np.asarray(start)
     else:
         start = np.zeros((n, 0))
 
     if single and model.n_params:
         res = batch.minimise(problem.fun, start, problem.args, A, b, solver=solver, max_iter=max_iter,
-                              n_devices=n_devices, progress=progress)
+                              n_devices=n_devices, progress=progress, one_width=shared_programs)
         x, chi2 = res.x, res.f
         counts = res.iterations, res.f_count, res.g_count, res.h_count
         status = res.status.copy()
@@ -272,9 +295,9 @@ def fit_models(data: RelaxationData, names=("m0", "m1", "m2", "m3", "m4", "m5", 
     """Fit the models ``names`` to every residue (e.g. before model selection): {model name: FitResult}.
 
     Each model is fitted as :func:`fit` does (same keyword arguments), through the shared programs
-    (``shared_programs=True``): models with the same number of parameters run the same compiled
-    programs, so a new process compiles one set of programs per number of parameters instead of one
-    per model. tm0–tm9 models ignore ``diffusion`` (they fit their own local τm).
+    (``shared_programs=True``): models padded to the same parameter count (3: m1–m5, m9, tm0–tm3, tm9; 6:
+    m6–m8, tm4–tm8) run the same compiled programs, so a new process compiles one solver program for
+    all of them instead of one per model. tm0–tm9 models ignore ``diffusion`` (they fit their own local τm).
     """
     out = {}
     for name in names:

@@ -149,11 +149,21 @@ def fed_slots(model: Model) -> frozenset:
     return frozenset({"local_tm": "local_tm", "rex": "rex", **FORM_SLOTS[model.form]}[p] for p in model.params)
 
 
+SHARED_SIZES = (3, 6)   # parameter counts of the shared programs: n parameters are padded to the next size
+
+
+def shared_size(n: int) -> int:
+    """The parameter count of the shared programs serving models with n parameters: the smallest of
+    SHARED_SIZES ≥ n (n itself for 0 or beyond them): m1–m5, m9, tm0–tm3 and tm9 run the
+    3-parameter programs."""
+    return next((size for size in SHARED_SIZES if n and size >= n), n)
+
+
 def shared_slots(model: Model) -> frozenset:
-    """The slots that the generic χ² serving ``model`` can feed: those of every registered model with
-    as many parameters (and of ``model``), so that all of them share one function."""
-    n = model.n_params
-    peers = [m for m in MODELS.values() if m.n_params == n and m.form in FORM_SLOTS] + [model]
+    """The slots that the generic χ² serving ``model`` can feed: those of every registered model
+    padded to the same size (and of ``model``), so that all of them share one function."""
+    size = shared_size(model.n_params)
+    peers = [m for m in MODELS.values() if shared_size(m.n_params) == size and m.form in FORM_SLOTS] + [model]
     return frozenset().union(*(fed_slots(m) for m in peers))
 
 
@@ -398,14 +408,17 @@ def chi2(data: RelaxationData, model, params: Mapping, diffusion=None, r=NH_BOND
 
 @x64
 def residue_problem(data: RelaxationData, model, diffusion=None, r=NH_BOND_LENGTH, csa=N15_CSA,
-                    vectors=None, generic: bool = False) -> Problem:
+                    vectors=None, generic: bool = False, pad: bool = True) -> Problem:
     """The per-residue χ² problem in scaled coordinates (see ``Problem``) for a fixed diffusion tensor
     (weights and correlation times precomputed per residue) or a tm0-tm9 model (diffusion=None).
 
     generic: use the generic χ² (``generic_chi2``: one function, hence one set of compiled programs,
     for every model with the same number of parameters; the model travels in args) where it covers
     the model's form; a local-τm model then gets LOCAL_TM_COMPONENTS components (zero weights after
-    the first). Same values; the Hessian costs more per evaluation (no symbolic zeros)."""
+    the first). Same values; the Hessian costs more per evaluation (no symbolic zeros). With ``pad``
+    the parameter vector is padded to ``shared_size(n)`` (``scales`` too, with 1): the χ² does not
+    depend on the padding entries, so their gradient and Hessian entries are exact zeros and a Newton
+    step leaves them at their start, 0."""
     if not isinstance(data, RelaxationData):
         raise ValueError(f"data must be an mfjax RelaxationData, got {type(data).__name__}")
     model = get_model(model)
@@ -424,5 +437,6 @@ def residue_problem(data: RelaxationData, model, diffusion=None, r=NH_BOND_LENGT
         args["weights"] = np.broadcast_to(np.arange(k) == 0, (n, k)).astype(np.float64)
         args["taus"] = np.zeros((n, k))
     args.update({key: np.broadcast_to(value, (n,) + value.shape) for key, value in route.items()})
-    fun = generic_chi2(layout, model.n_params, args["weights"].shape[1], shared_slots(model))
-    return Problem(fun, args, scaling(model))
+    size = shared_size(model.n_params) if pad else model.n_params
+    fun = generic_chi2(layout, size, args["weights"].shape[1], shared_slots(model))
+    return Problem(fun, args, np.concatenate([scaling(model), np.ones(size - model.n_params)]))

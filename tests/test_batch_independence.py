@@ -79,8 +79,10 @@ def test_alone_permuted_and_in_a_larger_batch_are_bitwise_equal(algorithm, const
     permuted = run(x0[perm], a[perm], chunk=7)             # and host visits every 7 steps
     x_more, a_more = _problems(150, seed=6)                # 163 problems: 64 slots refilled from the queue
     larger = run(np.concatenate([x_more[:100], x0, x_more[100:]]), np.concatenate([a_more[:100], a, a_more[100:]]))
+    one_width = run(x0, a, one_width=True)                 # all in the tail's 8 slots (fit_models)
     for i in range(13):
         want = _rows(batch, i)
+        _assert_same(_rows(one_width, i), want, f"problem {i} in one width")
         _assert_same(_rows(run(x0[i:i + 1], a[i:i + 1]), 0), want, f"problem {i} alone")
         _assert_same(_rows(permuted, int(np.flatnonzero(perm == i)[0])), want, f"problem {i} permuted")
         _assert_same(_rows(larger, 100 + i), want, f"problem {i} in a batch of 163")

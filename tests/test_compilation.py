@@ -75,12 +75,18 @@ def test_generic_chi2_equals_each_models_own(name, fig2):
     args_own = jax.tree.map(lambda a: jnp.asarray(a[0]), own.args)
     args_shared = jax.tree.map(lambda a: jnp.asarray(a[0]), shared.args)
     x = (lower + rng.uniform(0.05, 0.95, model.n_params) * (upper - lower)) / own.scales
+    n, size = model.n_params, shared.scales.shape[0]          # padded to 3 (m1–m5, m9, tm0–tm3) or 6
+    assert size == (0 if n == 0 else 3 if n <= 3 else 6) and np.array_equal(shared.scales[:n], own.scales)
+    padded = np.concatenate([x, np.full(size - n, 0.7)])      # any value of a padding entry
     a = value_grad_hess(own.fun, jnp.asarray(x), args_own)
-    b = value_grad_hess(shared.fun, jnp.asarray(x), args_shared)
+    b = value_grad_hess(shared.fun, jnp.asarray(padded), args_shared)
     assert float(a[0]) > 0
-    for u, v in zip(a, b):
-        np.testing.assert_allclose(np.asarray(v), np.asarray(u), rtol=1e-13, atol=0, err_msg=name)
-    r = np.asarray(shared.fun.residuals(tuple(jnp.asarray(x)), args_shared))
+    np.testing.assert_allclose(float(b[0]), float(a[0]), rtol=1e-13, atol=0, err_msg=name)
+    np.testing.assert_allclose(np.asarray(b[1])[:n], np.asarray(a[1]), rtol=1e-13, atol=0, err_msg=name)
+    np.testing.assert_allclose(np.asarray(b[2])[:n, :n], np.asarray(a[2]), rtol=1e-13, atol=0, err_msg=name)
+    grad, hess = np.asarray(b[1]), np.asarray(b[2])
+    assert np.all(grad[n:] == 0) and np.all(hess[n:] == 0) and np.all(hess[:, n:] == 0)    # exact zeros
+    r = np.asarray(shared.fun.residuals(tuple(jnp.asarray(padded)), args_shared))
     np.testing.assert_allclose(np.sum(r ** 2), float(a[0]), rtol=1e-13)
 
 
@@ -99,7 +105,9 @@ def test_generic_spectral_density_reproduces_every_form_bit_for_bit():
 def test_new_residue_count_and_models_sharing_n_compile_nothing():
     data40, vectors40, s2_40 = _m1_data(40)
     data60, vectors60, s2_60 = _m1_data(60)
-    first = mfjax.fit_models(data40, ["m1"], diffusion=SPHEROID, vectors=vectors40)["m1"]
+    with compilations() as compiled:
+        first = mfjax.fit_models(data40, ["m1"], diffusion=SPHEROID, vectors=vectors40)["m1"]
+    assert compiled.count("jit(run)") == 1     # one solver program: bulk and tail share the slots' width
     np.testing.assert_allclose(first.params["s2"], s2_40, rtol=1e-8)
     assert np.all(mfjax.chi2(data40, "m1", first.params, diffusion=SPHEROID, vectors=vectors40) < 1e-15)
     with compilations() as compiled:
@@ -108,16 +116,27 @@ def test_new_residue_count_and_models_sharing_n_compile_nothing():
     assert compiled == []          # 60 residues: the programs of 40 (64 slots, 256-row chunks)
     np.testing.assert_allclose(again.params["s2"], s2_60, rtol=1e-8)
     assert np.all(chi2 < 1e-15)
-    with compilations() as compiled:     # m9 (rex) and tm0 (local tm) share m1's one-parameter programs
-        others = mfjax.fit_models(data60, ["m9", "tm0"], diffusion=SPHEROID, vectors=vectors60)
-    assert compiled == []
+    with compilations() as compiled:     # m9 (rex), tm0 (local tm) and m4 share m1's programs (padded to 3)
+        others = mfjax.fit_models(data60, ["m9", "tm0", "m4"], diffusion=SPHEROID, vectors=vectors60)
+    assert [name for name in compiled if "grid" not in name] == []       # a grid search per increments
     for name, res in others.items():     # their χ² at their minimum, recomputed by the model's own function
         model = models.get_model(name)
         own = residue_problem(data60, model, diffusion=None if model.local_tm else SPHEROID,
                               vectors=None if model.local_tm else vectors60)
         x = np.stack([res.params[p] for p in model.params], axis=1) / own.scales
-        np.testing.assert_allclose(res.chi2, jax.vmap(own.fun)(x, own.args), rtol=1e-12)
-        assert np.all(res.chi2 > 1.0)      # neither fits m1 data
+        np.testing.assert_allclose(res.chi2, jax.vmap(own.fun)(x, own.args), rtol=1e-12, atol=1e-20)
+        if name == "m4":                   # m1 is m4 with τe = Rex = 0: it fits m1's data
+            assert np.all(res.chi2 < 1e-6) and np.all(np.abs(res.params["s2"] - s2_60) < 1e-3)
+        else:
+            assert np.all(res.chi2 > 1.0)  # neither m9 nor tm0 fits m1 data
+
+
+def test_shared_programs_unpadded_for_an_unmodified_hessian():
+    # a padding entry makes the Hessian singular: without GMW the shared χ² keeps the model's own size
+    data, vectors, s2 = _m1_data(5)
+    res = mfjax.fit_models(data, ["m1"], diffusion=SPHEROID, vectors=vectors, hessian_mod="none")["m1"]
+    np.testing.assert_allclose(res.params["s2"], s2, rtol=1e-8)
+    assert res.status_names == ["CONVERGED"] * 5
 
 
 def test_cache_is_on_by_default_and_can_be_turned_off(tmp_path):

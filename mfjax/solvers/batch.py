@@ -96,6 +96,15 @@ def _rows_like(mask, a):
 
 
 @functools.lru_cache(maxsize=None)
+def _per_problem(fun: Callable, solver: Solver):
+    """The solver's ``init`` and ``step`` for ONE problem, each wrapped in its own ``jax.jit``: JAX traces
+    each once per (function, solver) and problem shapes, and every program built on them (the bulk's
+    and the tail's widths, ``eval_shape``) reuses that trace (vmap transforms the traced jaxpr; XLA
+    inlines the nested call, so the compiled arithmetic is the same)."""
+    return jax.jit(functools.partial(solver.init, fun)), jax.jit(functools.partial(solver.step, fun))
+
+
+@functools.lru_cache(maxsize=None)
 def _compiled(fun: Callable, solver: Solver, n_devices: int):
     """The jitted (and, with several devices, shard_mapped) slot runner: ONE program for every phase
     (bulk, tail, a lone problem), so that a problem's arithmetic does not depend on the phase.
@@ -110,8 +119,7 @@ def _compiled(fun: Callable, solver: Solver, n_devices: int):
     at most ``stop_live`` problems still run. Returns the slots, how many queue rows were taken,
     and the output buffer (Q + S rows, owners, −1 = unused)."""
 
-    step_one = functools.partial(solver.step, fun)
-    init_one = functools.partial(solver.init, fun)
+    init_one, step_one = _per_problem(fun, solver)
 
     def select(mask, new, old):
         return jax.tree.map(lambda u, v: jnp.where(_rows_like(mask, v), u, v), new, old)
@@ -176,7 +184,7 @@ def _compiled(fun: Callable, solver: Solver, n_devices: int):
 def minimise(fun: Callable, x0, args, A=None, b=None, *, solver: Solver, max_iter=10_000_000,
              converge=None, n_devices: int | None = None, batch_size: int | None = None,
              tail_size: int | None = None, queue_size: int | None = None, chunk: int = MAX_STEPS_PER_CALL,
-             progress: Callable | None = None) -> Result:
+             progress: Callable | None = None, one_width: bool = False) -> Result:
     """Minimise ``fun(x, args_i)`` for every problem i of a batch, under A·x ≥ b.
 
     solver: any :class:`~mfjax.solvers.base.Solver` (e.g. ``registry.build()``, minfx's Newton–GMW–
@@ -188,7 +196,10 @@ def minimise(fun: Callable, x0, args, A=None, b=None, *, solver: Solver, max_ite
     the bulk and tail phases over all devices (default :func:`default_sizes`: the same, fixed
     width; at least 2 per device); queue_size: problems handed to each device per host visit
     (default QUEUE_PER_SLOT per slot). chunk: device steps between host visits at most. progress:
-    called with (n_done, N) after each host visit. With the default sizes the results do not
+    called with (n_done, N) after each host visit. one_width: every problem in the tail's slots (one
+    phase): ONE compiled program per (function, solver) instead of two (:func:`mfjax.fit_models` uses
+    it: fewer first-call compilations; on 135 residues as fast as the two widths, slower per step on
+    thousands of problems: experiments/results/first_call.json). With the default sizes the results do not
     depend, bit for bit, on the other problems, their order, the chunk or the number of devices
     (see the module docstring); other sizes change only the round-off.
     """
@@ -206,11 +217,13 @@ def minimise(fun: Callable, x0, args, A=None, b=None, *, solver: Solver, max_ite
     n_dev = n_devices or len(jax.devices())
     batch, tail = default_sizes(N, n_dev, jax.devices()[0].platform)
     batch, tail = batch_size or batch, tail_size or tail
+    if one_width:
+        batch = tail
     if batch % n_dev or tail % n_dev or batch < 2 * n_dev or tail < 2 * n_dev:
         raise ValueError(f"batch_size {batch} and tail_size {tail} must be multiples of the {n_dev} devices, "
                          "with at least 2 slots per device")
     run = _compiled(fun, solver, n_dev)
-    blank = jax.eval_shape(functools.partial(solver.init, fun), jax.tree.map(lambda a: a[0], problems))
+    blank = jax.eval_shape(_per_problem(fun, solver)[0], jax.tree.map(lambda a: a[0], problems))
     packing = _Packing(jax.tree.map(lambda leaf: np.zeros(leaf.shape, leaf.dtype), blank))
     rows = np.repeat(packing.blank_row[None], N, axis=0)     # every problem's state, host side
     done = [0]
