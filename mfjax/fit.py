@@ -9,7 +9,7 @@ from typing import Mapping
 import jax
 import numpy as np
 
-from mfjax import corners, models, multistart, sanity
+from mfjax import corners, linear_grid, models, multistart, sanity
 from mfjax._x64 import x64
 from mfjax.constants import N15_CSA, NH_BOND_LENGTH
 from mfjax.data import RelaxationData
@@ -160,7 +160,8 @@ def _mark_degenerate_corners(model, problem, x, chi2, status):
 def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=N15_CSA, vectors=None, x0=None,
         grid_inc=11, grid_bounds="relax", algorithm="newton", line_search="backtrack", hessian_mod="gmw",
         constraints=True, func_tol=1e-25, grad_tol=None, max_iter=10_000_000, preset=None, n_devices=None,
-        progress=None, shared_programs=False, starts=1, start_kind="grid", seed=0) -> FitResult:
+        progress=None, shared_programs=False, starts=1, start_kind="grid", seed=0,
+        linear_grid_search=True) -> FitResult:
     """Fit one model-free model to every residue of ``data``.
 
     model: "m0"–"m9", "tm0"–"tm9" or a registered custom model. diffusion: a fixed tensor
@@ -190,7 +191,13 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     distinct grid points; "random": random in the grid bounds with ``seed``; "mixed": half each; a
     given x0 is the first start), minimised as one batch; the lowest χ² is kept and
     ``multiple_minima`` flags residues where converged starts found distinct minima (rule in
-    :mod:`mfjax.multistart`). Returns a :class:`FitResult`.
+    :mod:`mfjax.multistart`). linear_grid_search: evaluate the grid search through the linearity of
+    χ²'s rates in the order parameters and Rex (:mod:`mfjax.linear_grid`; models with a fixed tensor,
+    grids of at least ``linear_grid.MIN_POINTS`` points; not with shared_programs, whose point is one set
+    of compiled programs per number of parameters):
+    the same grid point as the direct search (near-ties re-evaluated with the model's χ²), m8's 161,051
+    points about 30 times faster; False: the direct search of :mod:`mfjax.solvers.grid`. Returns a
+    :class:`FitResult`.
     """
     if preset is not None:
         chosen = presets.get_preset(preset)
@@ -234,10 +241,16 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     elif x0 is not None:
         start = _pad_columns(_start_points(x0, model, n), size) / scales
     elif model.n_params:          # padding entries: one grid point, 0
-        lower, upper = (_pad_columns(bound, size) for bound in models.grid_bounds(model, grid_bounds))
-        start, _, grid_count = grid.grid_search(problem.fun, problem.args, lower / scales, upper / scales,
-                                                _pad_columns(_grid_inc(grid_inc, model), size, 1),
-                                                A if solver.constrained else None, b if solver.constrained else None)
+        inc = _grid_inc(grid_inc, model)
+        Ac, bc = (A, b) if solver.constrained else (None, None)
+        if linear_grid_search and not shared_programs and linear_grid.covers(model, diffusion, int(np.prod(inc))):
+            lower, upper = models.grid_bounds(model, grid_bounds)
+            start, _, grid_count = linear_grid.grid_search(problem, model, data.experiment, lower / scales,
+                                                           upper / scales, inc, Ac, bc)
+        else:
+            lower, upper = (_pad_columns(bound, size) for bound in models.grid_bounds(model, grid_bounds))
+            start, _, grid_count = grid.grid_search(problem.fun, problem.args, lower / scales, upper / scales,
+                                                    _pad_columns(inc, size, 1), Ac, bc)
         start = np.asarray(start)
     else:
         start = np.zeros((n, 0))
@@ -268,7 +281,8 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
                     algorithm=algorithm, line_search=line_search, hessian_mod=hessian_mod, constraints=constraints,
                     preset=preset, shared_programs=shared_programs,
                     func_tol=func_tol, grad_tol=grad_tol, max_iter=max_iter, x0_given=x0 is not None,
-                    vectors=vectors, starts=starts, start_kind=start_kind, seed=seed)
+                    vectors=vectors, starts=starts, start_kind=start_kind, seed=seed,
+                    linear_grid_search=linear_grid_search)
     return FitResult(model=model.name, residues=tuple(data.residues), params=params, chi2=np.asarray(chi2),
                      iterations=np.asarray(counts[0]), f_count=np.asarray(counts[1]), g_count=np.asarray(counts[2]),
                      h_count=np.asarray(counts[3]), status=status, grid_count=np.asarray(grid_count),

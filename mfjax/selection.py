@@ -20,14 +20,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from mfjax.fit import FitResult, fit
-from mfjax.models import PARAMETERS, get_model
+from mfjax.models import PARAMETERS, deconvolve, get_model
 from mfjax._x64 import x64
 from mfjax.status import Status
 
 CRITERIA = ("AIC", "AICc", "BIC")
 LOCAL_TM_LIMIT = 50e-9     # s, relax's c1
 TAU_RATIO_LIMIT = 1.5      # relax's c2
-_UNUSABLE = (Status.SKIPPED_NO_DATA, Status.SKIPPED_TOO_FEW_DATA, Status.NOT_FINITE)
+_UNUSABLE = (Status.SKIPPED_NO_DATA, Status.SKIPPED_TOO_FEW_DATA, Status.NOT_FINITE, Status.SKIPPED_CANNOT_WIN)
 
 
 def information_criterion(chi2, k, n, name="AIC"):
@@ -77,6 +77,7 @@ class Selection:
     params: dict               # the winner's parameters, name -> (n,) (NaN where the winner lacks it)
     chi2: np.ndarray           # (n,) the winner's χ²
     index: np.ndarray          # (n,) index of the winner in ``models`` (−1: none)
+    pruned: np.ndarray | None = None   # (n_models, n) bool: not fitted, the model could not win (``prune``)
 
     def columns(self) -> dict:
         cols = {"residue": list(self.residues), "model": list(self.model), "chi2": self.chi2}
@@ -120,9 +121,56 @@ def choose(values, selectable):
     return best
 
 
+def lower_bound(k, n, name="AIC"):
+    """The lowest value the criterion can take with k parameters and n points: its value at χ² = 0."""
+    return information_criterion(0.0, k, n, name)
+
+
+def _subset_options(fit_options, rows, n):
+    """fit options with the per-residue arrays (r, csa, vectors) cut to ``rows``."""
+    out = dict(fit_options)
+    for key in ("r", "csa", "vectors"):
+        value = out.get(key)
+        if value is not None and np.ndim(value) >= 1 and np.shape(value)[0] == n:
+            out[key] = np.asarray(value)[rows]
+    return out
+
+
+def _fit_rows(data, name, rows, fit_options) -> FitResult:
+    """``fit`` of model ``name`` on the residues ``rows`` only; the others are SKIPPED_CANNOT_WIN with
+    NaN parameters and χ² and zero counts."""
+    n = data.n_residues
+    if len(rows) == n:
+        return fit(data, name, **fit_options)
+    part = fit(data.subset(rows), name, **_subset_options(fit_options, rows, n)) if len(rows) else None
+
+    def full(values, fill, dtype):
+        out = np.full(n, fill, dtype)
+        if part is not None:
+            out[rows] = values
+        return out
+
+    model = get_model(name)
+    params = {p: full(part.params[p] if part else None, np.nan, np.float64)
+              for p in (part.params if part else _names(model))}
+    counts = {c: full(getattr(part, c) if part else None, 0, np.int64)
+              for c in ("iterations", "f_count", "g_count", "h_count", "grid_count")}
+    settings = dict(part.settings) if part else dict(fit_options)
+    flags = None if part is None or part.multiple_minima is None else full(part.multiple_minima, False, bool)
+    return FitResult(model=model.name, residues=tuple(data.residues), params=params,
+                     chi2=full(part.chi2 if part else None, np.nan, np.float64),
+                     status=full(part.status if part else None, int(Status.SKIPPED_CANNOT_WIN), np.int32),
+                     n_points=np.asarray(data.n_points), settings=settings, multiple_minima=flags, **counts)
+
+
+def _names(model):
+    """The parameter names a FitResult of ``model`` holds (fitted ones plus the derived order parameter)."""
+    return tuple(deconvolve(model, {p: np.zeros(1) for p in model.params}))
+
+
 @x64
 def select(data, models=tuple(f"m{i}" for i in range(10)), criterion="AIC", scope="local", eliminate=True,
-           **fit_options) -> Selection:
+           prune=True, **fit_options) -> Selection:
     """Fit every model of ``models`` to ``data`` with ``mfjax.fit(**fit_options)`` and pick one per
     residue by ``criterion`` ("AIC", "AICc", "BIC").
 
@@ -130,6 +178,13 @@ def select(data, models=tuple(f"m{i}" for i in range(10)), criterion="AIC", scop
     residues usable under every model). A fit is not selectable when its status is SKIPPED_*, or
     NOT_FINITE, its χ² is not finite, it is eliminated (``eliminate=True``: relax's rules, as the
     d'Auvergne protocol applies them) or the criterion is undefined (AICc with n ≤ k + 1).
+
+    prune (scope "local"): the models are fitted in order of their number of parameters k, and a
+    residue is not fitted with a model whose criterion cannot beat the best selectable one so far even
+    at χ² = 0 (lower bound 2k for AIC, k·ln n for BIC, AICc's at χ² = 0; a strict >): the chosen models
+    are exactly those of ``prune=False``; the pruned fits have status SKIPPED_CANNOT_WIN, NaN χ² and
+    parameters, NaN criterion, and ``Selection.pruned`` marks them. prune=False fits every model to
+    every residue (every model's χ² and criterion).
     """
     if criterion not in CRITERIA:
         raise ValueError(f"unknown criterion {criterion!r}; use one of {CRITERIA}")
@@ -140,8 +195,19 @@ def select(data, models=tuple(f"m{i}" for i in range(10)), criterion="AIC", scop
         raise ValueError(f"models must be a non-empty list of distinct model names, got {list(models)}")
     diffusion = fit_options.get("diffusion")
     tm = None if diffusion is None else float(diffusion.tm)
-    fits = {name: fit(data, name, **fit_options) for name in names}
     n_points = np.asarray(data.n_points)
+    prune = prune and scope == "local"
+    fits, best = {}, np.full(data.n_residues, np.inf)       # best: the lowest selectable criterion so far
+    for name in sorted(names, key=lambda m: get_model(m).n_params):        # stable: the given order per k
+        k_model = get_model(name).n_params
+        rows = np.flatnonzero(~(lower_bound(k_model, n_points, criterion) > best)) if prune \
+            else np.arange(data.n_residues)
+        fits[name] = _fit_rows(data, name, rows, fit_options)
+        if prune:
+            value, ok = _selectable_values(name, fits[name], n_points, criterion, eliminate, tm)
+            best = np.where(ok & (value < best), value, best)
+    fits = {name: fits[name] for name in names}
+    pruned = np.stack([fits[m].status == Status.SKIPPED_CANNOT_WIN for m in names])
     chi2 = np.stack([fits[m].chi2 for m in names])
     k = np.array([get_model(m).n_params for m in names], np.float64)[:, None] * np.ones_like(chi2)
     usable = np.stack([~np.isin(fits[m].status, _UNUSABLE) for m in names]) & np.isfinite(chi2)
@@ -168,5 +234,15 @@ def select(data, models=tuple(f"m{i}" for i in range(10)), criterion="AIC", scop
     best_chi2 = np.where(index >= 0, chi2[np.maximum(index, 0), rows], np.nan)
     return Selection(models=names, residues=tuple(data.residues), model=chosen, criterion_name=criterion,
                      criterion=values, selectable=selectable, eliminated=elim, fits=fits, params=params,
-                     chi2=best_chi2, index=index)
+                     chi2=best_chi2, index=index, pruned=pruned)
+
+
+def _selectable_values(name, result, n_points, criterion, eliminate, tm):
+    """(criterion values (n,), selectable (n,)) of one model's fit, by the rules of :func:`select`."""
+    value = information_criterion(result.chi2, get_model(name).n_params, n_points, criterion)
+    ok = ~np.isin(result.status, _UNUSABLE) & np.isfinite(result.chi2) \
+        & np.isfinite(value)
+    if eliminate:
+        ok &= ~np.broadcast_to(eliminated(name, result.params, tm), ok.shape)
+    return value, ok
 

@@ -17,6 +17,7 @@ class Status(IntEnum):
     SINGULAR_MATRIX = 8       #: Levenberg–Marquardt / Gauss–Newton: the normal-equation matrix is singular
     DEGENERATE_CORNER = 9     #: converged where a time is undefined (S2 = 1 with τe, ...): see mfjax.corners
     BOUND_STOP = 10           #: Modelfree4-style constraints: the search direction points out of the region
+    SKIPPED_CANNOT_WIN = 11   #: model selection: the model could not be selected for this residue: not fitted
 
     @property
     def ok(self) -> bool:

@@ -109,8 +109,10 @@ def grid_search(fun, args, lower, upper, inc, A=None, b=None, batch_size=32, chu
     return x, f, count
 
 
-@functools.partial(jax.jit, static_argnums=(0, 5, 6, 7), compiler_options={
-    "xla_backend_optimization_level": 1, "xla_llvm_disable_expensive_passes": True})
+COMPILER_OPTIONS = {"xla_backend_optimization_level": 1, "xla_llvm_disable_expensive_passes": True}
+
+
+@functools.partial(jax.jit, static_argnums=(0, 5, 6, 7), compiler_options=COMPILER_OPTIONS)
 def _grid_search(fun, args, table, A, b, incs, batch_size, chunk_size):
     index = _odometer(incs)
     n_points, n = index.shape
