@@ -6,42 +6,54 @@ The rows of A·x ≥ b with one non-zero coefficient are simple bounds lo ≤ x 
 τf ≤ τs, τe ≤ 2 τm local) are general rows. One iteration at a feasible x with f, ∇f, ∇²f:
 
 1. Scaling. Jacobi scaling D = diag(√|∇²f_ii|) (x is badly scaled: S2 ~ 1, τ in ps ~ 1–10⁴):
-   y = D x, g̃ = D⁻¹∇f, H̃ = D⁻¹∇²f D⁻¹ (unit diagonal where the curvature is positive).
-2. Binding bounds (Bertsekas 1982, *SIAM J. Control Optim.* 20, 221, the set I⁺ of the projected
-   Newton method): a variable within ε_k (scaled) of a bound whose gradient pushes it out is held
-   there, with ε_k = min(ε, ‖y − P[y − g̃]‖) so that the set is the right one near a solution. The
-   other variables are free, also those that will hit a bound during the step.
+   g̃ = D⁻¹∇f, H̃ = D⁻¹∇²f D⁻¹ (unit diagonal where the curvature is positive).
+2. Binding bounds (Bertsekas 1982, *SIAM J. Control Optim.* 20, 221–246, the set I⁺ of the projected
+   Newton method): a variable within ε_k of a bound (in x, not in D x, where a parameter without
+   curvature would look close to every bound) whose gradient pushes it out is binding, with
+   ε_k = min(``binding_eps``, ‖x − P[x − D⁻²∇f]‖) so that the set is the right one near a solution.
+   A binding variable takes the diagonally scaled gradient step −∇f_i / D_ii², which the projection
+   stops on the bound. A free variable within ε_k of a bound that the Newton step below pushes out is
+   held where it is and the step recomputed (``REFIX_PASSES`` times).
 3. Direction on the face: the damped Newton system (Levenberg 1944; Marquardt 1963; the trust-region
    view of Nocedal & Wright 2006 §4.3) (P (H̃ + μ I) P + I − P) p̃ = −P g̃, P the projector onto the
-   free variables minus the general rows in the working set, by an unrolled Cholesky factorisation;
-   if it breaks down (an indefinite face), μ is raised by the Gershgorin bound on the face matrix,
-   which makes it positive definite. A general row that is active and that p̃ runs into joins the
-   working set and p̃ is recomputed (at most ``max_general`` times; Gill, Murray & Wright 1981 §5.2).
-4. Step: the bent (projected) step x_t = P_box[x + p] (Bertsekas 1982): a variable that meets its
-   bound stops there while the others keep their Newton step. If x_t breaks a general row, or is not
-   a descent step of the damped model, the straight step x + α p cut at the first constraint
-   (ratio test) is taken instead; it lands exactly on the blocking row.
-5. Acceptance and μ: ρ = (f − f_t) / (predicted decrease of the damped model); accepted when ρ > 1e-4;
-   μ ← μ·max(1/10, 1 − (2ρ − 1)³) after an accepted step and μ ← μ·ν, ν ← 2ν after a rejected one
-   (Nielsen 1999, *IMM-REP-1999-05*; Madsen, Nielsen & Tingleff 2004 §3.2). No line search: a rejected
-   trial costs one evaluation and the next trial is a shorter, more gradient-like step.
-6. Start and degenerate corners: the start is moved inside along the normal of every constraint
+   free variables minus the general rows in the working set, by an unrolled Cholesky factorisation.
+   If the face matrix is not positive definite, μ is raised along ``MU_LADDER`` and, last, by its
+   Gershgorin bound (which always makes it positive definite). An active general row that p̃ runs into
+   joins the working set and p̃ is recomputed (at most ``max_general`` times; Gill, Murray & Wright
+   1981 §5.2).
+4. Geodesic acceleration (Transtrum, Machta & Sethna 2011, *Phys. Rev. E* 83, 036701; Transtrum &
+   Sethna 2012, arXiv:1201.5885) when the objective exposes its residuals r (``fun.residuals``): a =
+   −P M⁻¹ P D⁻¹ 2 Jᵀ r_pp with r_pp the second directional derivative of r along p, used while
+   2‖a‖ ≤ ``ACCEL_RATIO``‖p‖ (scaled). The trial x + p + a/2 follows a curved valley (S2f·τs ≈
+   constant on the Double Motion Grid) to second order, where the straight step leaves it.
+5. Step: the bent (projected) step x_t = P_box[x + p (+ a/2)] (Bertsekas 1982): a variable that meets
+   its bound stops there while the others keep their Newton step. If x_t breaks a general row, or the
+   damped model does not predict a decrease, the straight step x + α p cut at the first constraint
+   (ratio test, landing exactly on the blocking row) is the trial instead.
+6. Acceptance and μ: ρ = (f − f_t) / (the decrease the damped quadratic model predicts for the step
+   without acceleration); accepted when ρ > 1e-4; μ ← μ·max(1/10, 1 − (2ρ − 1)³) after an accepted step
+   (0 below ``MU_MIN``) and μ ← μ·ν, ν ← 2ν after a rejected one (Nielsen 1999, IMM-REP-1999-05;
+   Madsen, Nielsen & Tingleff 2004, *Methods for non-linear least squares problems* §3.2). No line
+   search: a rejected trial costs one evaluation, and the next trial is a shorter, more gradient-like
+   step from the same point.
+7. Start and degenerate corners: the start is moved inside along the normal of every constraint
    active there by ``start_inset`` of the room (as the Method of Multipliers' first multipliers push
-   away from active constraints); a run that converges with χ² > ``f_zero`` where a free parameter has
-   zero curvature (τe at S2 = 1: a degenerate KKT point) restarts from that point moved
+   away from the active constraints); a run that converges with χ² > ``f_zero`` where a free parameter
+   has no curvature (τe at S2 = 1: a degenerate KKT point) restarts from that point moved
    ``escape_inset`` inside, at most ``max_escapes`` times; the lowest χ² point is returned.
 
-Counts: every engine step evaluates f, ∇f, ∇²f once at the trial point (f_count = g_count = h_count);
-an accepted trial is one iteration. Termination (``prob.converge``): CONVERGED when χ² ≤ ``f_floor``
-(1e-30), or the decrement −∇f·p ≤ ``dec_tol``·χ² on the face (first-order conditions to round-off), or
-χ² ≤ ``f_zero`` (1e-20) and an accepted step no longer halves χ² (a zero-residual fit at its round-off
-floor), or the trial equals x in floating point (μ has grown until the step vanishes) while χ² ≤
-``f_zero`` or the decrement is ≤ ``stall_tol``·χ²; otherwise that last case is LINE_SEARCH_ERROR.
-MAX_ITERATIONS after ``prob.max_iter`` iterations; NOT_FINITE if χ² is not finite at the start. χ²
-thresholds are absolute because χ² is dimensionless (residuals divided by their errors).
+Counts: every engine step evaluates f, ∇f, ∇²f once at the trial point (f_count = g_count = h_count;
+with the acceleration also r_pp and J along the new direction, not counted); an accepted trial is one
+iteration. Termination (``prob.converge``): CONVERGED when χ² ≤ ``f_floor`` (1e-30), or the decrement
+−∇f·p ≤ ``dec_tol``·χ² (the first-order conditions hold to round-off), or when the trial equals x in
+floating point or ``MAX_REJECTS`` trials in a row are rejected (μ has grown until the step vanishes)
+while χ² ≤ ``f_zero`` (1e-20: a zero-residual fit at its round-off floor) or the decrement is ≤
+``stall_tol``·χ²; otherwise that last case is LINE_SEARCH_ERROR. MAX_ITERATIONS after ``prob.max_iter``
+iterations; NOT_FINITE if χ² is not finite at the start. χ² thresholds are absolute because χ² is
+dimensionless (residuals divided by their errors).
 
 All arithmetic on the small vectors and matrices is unrolled into scalar operations in a fixed order
-(n ≤ 5, m ≤ 10), so that a problem's result does not depend on what else is in the batch.
+(n ≤ 6, m ≤ 10), so that a problem's result does not depend on what else is in the batch.
 """
 from __future__ import annotations
 
@@ -63,8 +75,6 @@ MU_MIN = 1e-16              # μ below this is 0 (pure Newton); a rejection rest
 MU_SHRINK_MAX = 0.1         # after a very good step μ falls by at most this factor
 PROJECTION_SWEEPS = 3       # cyclic projection sweeps for an infeasible start
 MAX_REJECTS = 60            # consecutive rejected trials at most (then the search has run out)
-DEBUG = False
-REFIX_PASSES = 2            # passes that hold variables the step pushes out of their bounds
 MU_LADDER = (0.0, 1e-6, 1e-3, 1.0, 1e3)   # shifts tried on μ until the face matrix is positive definite
 ACCEL_RATIO = 0.75          # geodesic acceleration used while 2‖a‖ ≤ ACCEL_RATIO‖p‖ (Transtrum & Sethna 2012)
 
@@ -80,10 +90,13 @@ class ProjectedNewton:
     constrained: bool = True
     mu0: float = 1e-3
     binding_eps: float = 1e-2
+    binding_scaled: bool = True
+    refix_passes: int = 1
+    near_floor: float = 1e-20
     max_general: int = 2
     start_inset: float = 0.01
     escape_inset: float = 0.1
-    max_escapes: int = 3
+    max_escapes: int = 6
     geodesic: bool = True
     handles_constraints = True      # its own treatment of A·x ≥ b (mfjax.solvers.registry)
 
@@ -293,14 +306,7 @@ def _residual_curvature(fun, x, p, args):
     r_pp = jax.jvp(lambda t: jax.jvp(lambda u: res(x + u * p), (t,), (jnp.ones_like(t),))[1],
                    (jnp.zeros((), x.dtype),), (jnp.ones((), x.dtype),))[1]
     eye = jnp.eye(n, dtype=x.dtype)
-    return [_dot_vec(jax.jvp(res, (x,), (eye[j],))[1], r_pp) for j in range(n)]
-
-
-def _dot_vec(u, v):
-    acc = u[0] * v[0]
-    for k in range(1, u.shape[0]):
-        acc = acc + u[k] * v[k]
-    return acc
+    return [_dot(jax.jvp(res, (x,), (eye[j],))[1], r_pp) for j in range(n)]
 
 
 def _propose(opts, fun, args, x, f, g, H, mu, A, b):
@@ -312,6 +318,11 @@ def _propose(opts, fun, args, x, f, g, H, mu, A, b):
         hmax = jnp.maximum(hmax, hd[i])
     d = [jnp.sqrt(jnp.where(hmax > 0.0, jnp.maximum(h, SCALE_FLOOR * hmax), 1.0)) for h in hd]
     gs = [g[i] / d[i] for i in range(n)]
+    # Distances to the bounds are measured in D x with the curvature floored at ``near_floor``·max (in x
+    # itself when binding_scaled is False): with SCALE_FLOOR a parameter without curvature (τe at
+    # S2 = 1) would look close to every bound.
+    dn = [jnp.sqrt(jnp.where(hmax > 0.0, jnp.maximum(h, opts.near_floor * hmax), 1.0)) if opts.binding_scaled
+          else jnp.ones_like(h) for h in hd]
     Hs = [[H[i, j] / (d[i] * d[j]) for j in range(n)] for i in range(n)]
     if m:
         lo, hi, general = _box(A, b)
@@ -324,18 +335,19 @@ def _propose(opts, fun, args, x, f, g, H, mu, A, b):
     # where a parameter with no curvature (τe at S2 = 1) would look close to every bound.
     w2 = jnp.zeros_like(f)
     for i in range(n):
-        w2 = w2 + (x[i] - jnp.clip(x[i] - gs[i] / d[i], lo[i], hi[i])) ** 2
+        w2 = w2 + ((x[i] - jnp.clip(x[i] - gs[i] / d[i], lo[i], hi[i])) * dn[i]) ** 2
     eps = jnp.minimum(opts.binding_eps, jnp.sqrt(w2))
-    near_lo = [x[i] - lo[i] <= eps for i in range(n)]
-    near_hi = [hi[i] - x[i] <= eps for i in range(n)]
-    free = [~((near_lo[i] & (g[i] > 0.0)) | (near_hi[i] & (g[i] < 0.0))) for i in range(n)]
+    near_lo = [(x[i] - lo[i]) * dn[i] <= eps for i in range(n)]
+    near_hi = [(hi[i] - x[i]) * dn[i] <= eps for i in range(n)]
+    binding = [(near_lo[i] & (g[i] > 0.0)) | (near_hi[i] & (g[i] < 0.0)) for i in range(n)]
+    free = [~v for v in binding]
 
     working = jnp.zeros((m,), bool)
     P, L, mu_used = _face(Hs, free, [], mu)
     ps = _face_solve(P, L, gs)
     # A free variable within ε_k of a bound that the step pushes out is held there too, and p̃ recomputed
     # (else the bent step would not move it, and a start in a corner could not move at all).
-    for _ in range(REFIX_PASSES):
+    for _ in range(opts.refix_passes):
         out = [free[i] & ((near_lo[i] & (ps[i] < 0.0)) | (near_hi[i] & (ps[i] > 0.0))) for i in range(n)]
         refix = jnp.any(jnp.stack(out))
         free = [f_i & ~o for f_i, o in zip(free, out)]
@@ -366,7 +378,10 @@ def _propose(opts, fun, args, x, f, g, H, mu, A, b):
             L = [[jnp.where(add, a2, a1) for a1, a2 in zip(r1, r2)] for r1, r2 in zip(L, L2)]
             mu_used = jnp.where(add, mu2, mu_used)
     p = jnp.stack([ps[i] / d[i] for i in range(n)])
-    dec = -_dot(g, p)
+    # Bertsekas's step for the binding variables: the diagonally scaled gradient step, which the
+    # projection stops on the bound (their multipliers are then the gradient components).
+    pbend = p + jnp.stack([jnp.where(binding[i], -gs[i] / d[i], 0.0) for i in range(n)])
+    dec = -_dot(g, pbend)
 
     def predicted(xt):
         s = [(xt[i] - x[i]) * d[i] for i in range(n)]
@@ -384,12 +399,9 @@ def _propose(opts, fun, args, x, f, g, H, mu, A, b):
         w = _residual_curvature(fun, x, p, args)
         acc = _face_solve(P, L, [2.0 * w[i] / d[i] for i in range(n)])
         small = 2.0 * jnp.sqrt(_dot(acc, acc)) <= ACCEL_RATIO * jnp.sqrt(_dot(ps, ps))
-        xa = jnp.clip(x + p + 0.5 * jnp.stack([acc[i] / d[i] for i in range(n)]), lo, hi)
+        xa = jnp.clip(x + pbend + 0.5 * jnp.stack([acc[i] / d[i] for i in range(n)]), lo, hi)
         cands.append((xa, small))
-        if DEBUG:
-            jax.debug.print("accel ratio {r} pa {pa} pb {pb} mu {mu}", r=2.0 * jnp.sqrt(_dot(acc, acc)) / jnp.sqrt(_dot(ps, ps)),
-                            pa=predicted(xa), pb=predicted(jnp.clip(x + p, lo, hi)), mu=mu_used)
-    xb = jnp.clip(x + p, lo, hi)
+    xb = jnp.clip(x + pbend, lo, hi)
     cands.append((xb, jnp.asarray(True)))
     if m:
         ap = _matvec(A, p)
@@ -409,13 +421,10 @@ def _propose(opts, fun, args, x, f, g, H, mu, A, b):
         pc = predicted(xb)
         use = allowed & general_ok(xc) & (pc > 0.0)
         xt, pred = jnp.where(use, xc, xt), jnp.where(use, pc, pred)
-    if DEBUG:
-        jax.debug.print("free {fr} p {p} xb-x {xb} gok {gk} predb {pb} xs-x {xs} preds {ps_} amax {am} blk {bl} g {g}", fr=jnp.stack(free), p=p, xb=xb - x,
-                        gk=general_ok(xb), pb=predicted(xb), xs=cands[-1][0] - x, ps_=predicted(cands[-1][0]), am=amax if m else 0.0, bl=block if m else 0, g=g)
     # A degenerate corner: a free parameter on which χ² no longer depends (zero curvature), e.g. τe at S2 = 1.
     at_bound = jnp.any(jnp.stack([(x[i] <= lo[i]) | (x[i] >= hi[i]) for i in range(n)]))
     degenerate = at_bound & jnp.any(jnp.stack([free[i] & (hd[i] <= SCALE_FLOOR * hmax) for i in range(n)]))
-    return xt, pred, dec, mu_used, degenerate
+    return xt, pred, dec, mu_used, degenerate, at_bound
 
 
 def _step(opts: ProjectedNewton, fun, prob: Problem, s: State) -> State:
@@ -443,7 +452,7 @@ def _step(opts: ProjectedNewton, fun, prob: Problem, s: State) -> State:
     f_n = jnp.where(accept, f_t, s.f)
     g_n = jnp.where(accept, g_t, s.g)
     H_n = jnp.where(accept, H_t, s.H)
-    xt, pred, dec, mu_used, degenerate = _propose(opts, fun, prob.args, x_n, f_n, g_n, H_n, mu, A, b)
+    xt, pred, dec, mu_used, degenerate, at_bound = _propose(opts, fun, prob.args, x_n, f_n, g_n, H_n, mu, A, b)
     rejects = jnp.where(accept, 0, s.rejects + 1)
 
     exhausted = ~start & (same | (rejects >= MAX_REJECTS))
@@ -451,7 +460,11 @@ def _step(opts: ProjectedNewton, fun, prob: Problem, s: State) -> State:
     iters = s.iters + jnp.where((accept & ~start & ~same) | restart, 1, 0)
     converged_here = accept & ~same & prob.converge & ((f_n <= opts.f_floor) | (dec <= opts.dec_tol * f_n))
     settled = (f_n <= opts.f_zero) | (dec <= opts.stall_tol * f_n)
-    escape = (converged_here | (exhausted & prob.converge & settled)) & (f_n > opts.f_zero) & degenerate & \
+    # Restart from a point moved inside: converged on a degenerate corner with χ² > f_zero, or stuck
+    # on a bound (no trial lowers χ² although the model says it should: χ² is not smooth there, e.g.
+    # relax's NOE convention where all spectral densities vanish at S2 = τs = 0).
+    escape = ((converged_here | (exhausted & prob.converge & settled)) & degenerate
+              | (exhausted & prob.converge & ~settled & at_bound)) & (f_n > opts.f_zero) & \
         (s.escapes < opts.max_escapes)
     status = jnp.select(
         [start & ~finite, escape, converged_here, exhausted & prob.converge & settled, exhausted & prob.converge,
