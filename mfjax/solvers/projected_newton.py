@@ -45,7 +45,7 @@ The rows of A·x ≥ b with one non-zero coefficient are simple bounds lo ≤ x 
 Counts: every engine step evaluates f, ∇f, ∇²f once at the trial point (f_count = g_count = h_count;
 with the acceleration also r_pp and J along the new direction, not counted); an accepted trial is one
 iteration. Termination (``prob.converge``): CONVERGED when χ² ≤ ``f_floor`` (1e-30), or the decrement
-−∇f·p ≤ ``dec_tol``·χ² (the first-order conditions hold to round-off), or when the trial equals x in
+−∇f·s ≤ ``dec_tol``·χ² (s: p on the free variables, the projected move on the binding ones) (the first-order conditions hold to round-off), or when the trial equals x in
 floating point or ``MAX_REJECTS`` trials in a row are rejected (μ has grown until the step vanishes)
 while χ² ≤ ``f_zero`` (1e-20: a zero-residual fit at its round-off floor) or the decrement is ≤
 ``stall_tol``·χ²; otherwise that last case is LINE_SEARCH_ERROR. MAX_ITERATIONS after ``prob.max_iter``
@@ -381,7 +381,6 @@ def _propose(opts, fun, args, x, f, g, H, mu, A, b):
     # Bertsekas's step for the binding variables: the diagonally scaled gradient step, which the
     # projection stops on the bound (their multipliers are then the gradient components).
     pbend = p + jnp.stack([jnp.where(binding[i], -gs[i] / d[i], 0.0) for i in range(n)])
-    dec = -_dot(g, pbend)
 
     def predicted(xt):
         s = [(xt[i] - x[i]) * d[i] for i in range(n)]
@@ -403,6 +402,9 @@ def _propose(opts, fun, args, x, f, g, H, mu, A, b):
         cands.append((xa, small))
     xb = jnp.clip(x + pbend, lo, hi)
     cands.append((xb, jnp.asarray(True)))
+    # The decrement: the Newton step of the free variables and the projected move of the binding ones
+    # (0 for a binding variable on its bound: its multiplier is the gradient component).
+    dec = -_dot(g, jnp.stack([jnp.where(binding[i], xb[i] - x[i], p[i]) for i in range(n)]))
     if m:
         ap = _matvec(A, p)
         limits = ~working & (ap < 0.0) & (jnp.stack([_dot(r, ps) for r in rows]) < -DEPENDENT_TOL * jnp.sqrt(_dot(ps, ps)))
