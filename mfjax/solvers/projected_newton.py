@@ -8,12 +8,12 @@ The rows of A·x ≥ b with one non-zero coefficient are simple bounds lo ≤ x 
 1. Scaling. Jacobi scaling D = diag(√|∇²f_ii|) (x is badly scaled: S2 ~ 1, τ in ps ~ 1–10⁴):
    g̃ = D⁻¹∇f, H̃ = D⁻¹∇²f D⁻¹ (unit diagonal where the curvature is positive).
 2. Binding bounds (Bertsekas 1982, *SIAM J. Control Optim.* 20, 221–246, the set I⁺ of the projected
-   Newton method): a variable within ε_k of a bound (in x, not in D x, where a parameter without
-   curvature would look close to every bound) whose gradient pushes it out is binding, with
-   ε_k = min(``binding_eps``, ‖x − P[x − D⁻²∇f]‖) so that the set is the right one near a solution.
-   A binding variable takes the diagonally scaled gradient step −∇f_i / D_ii², which the projection
-   stops on the bound. A free variable within ε_k of a bound that the Newton step below pushes out is
-   held where it is and the step recomputed (``REFIX_PASSES`` times).
+   Newton method): a variable within ε_k of a bound (distances in D x, ``binding_scaled``; in x
+   otherwise) whose gradient pushes it out is binding, with ε_k = min(``binding_eps``, ‖D(x − P[x −
+   D⁻²∇f])‖) so that the set is the right one near a solution. A binding variable takes the diagonally
+   scaled gradient step −∇f_i / D_ii², which the projection stops on the bound. A free variable within
+   ε_k of a bound that the Newton step below pushes out is held where it is and the step recomputed
+   (``refix_passes`` times).
 3. Direction on the face: the damped Newton system (Levenberg 1944; Marquardt 1963; the trust-region
    view of Nocedal & Wright 2006 §4.3) (P (H̃ + μ I) P + I − P) p̃ = −P g̃, P the projector onto the
    free variables minus the general rows in the working set, by an unrolled Cholesky factorisation.
@@ -39,18 +39,21 @@ The rows of A·x ≥ b with one non-zero coefficient are simple bounds lo ≤ x 
 7. Start and degenerate corners: the start is moved inside along the normal of every constraint
    active there by ``start_inset`` of the room (as the Method of Multipliers' first multipliers push
    away from the active constraints); a run that converges with χ² > ``f_zero`` where a free parameter
-   has no curvature (τe at S2 = 1: a degenerate KKT point) restarts from that point moved
-   ``escape_inset`` inside, at most ``max_escapes`` times; the lowest χ² point is returned.
+   has no curvature (τe at S2 = 1: a degenerate KKT point), or that is stuck on a bound (no trial lowers
+   χ² although the model says it should: χ² jumps at S2 = τs = 0, where every spectral density vanishes
+   and relax's NOE convention applies), restarts from that point moved ``escape_inset`` inside, at
+   most ``max_escapes`` times; the lowest χ² point is returned.
 
 Counts: every engine step evaluates f, ∇f, ∇²f once at the trial point (f_count = g_count = h_count;
 with the acceleration also r_pp and J along the new direction, not counted); an accepted trial is one
 iteration. Termination (``prob.converge``): CONVERGED when χ² ≤ ``f_floor`` (1e-30), or the decrement
-−∇f·s ≤ ``dec_tol``·χ² (s: p on the free variables, the projected move on the binding ones) (the first-order conditions hold to round-off), or when the trial equals x in
-floating point or ``MAX_REJECTS`` trials in a row are rejected (μ has grown until the step vanishes)
-while χ² ≤ ``f_zero`` (1e-20: a zero-residual fit at its round-off floor) or the decrement is ≤
-``stall_tol``·χ²; otherwise that last case is LINE_SEARCH_ERROR. MAX_ITERATIONS after ``prob.max_iter``
-iterations; NOT_FINITE if χ² is not finite at the start. χ² thresholds are absolute because χ² is
-dimensionless (residuals divided by their errors).
+−∇f·s ≤ ``dec_tol``·χ² (s: p on the free variables, the projected move on the binding ones: the
+first-order conditions hold to round-off), or when the trial equals x in floating point or
+``MAX_REJECTS`` trials in a row are rejected (μ has grown until the step vanishes) while χ² ≤
+``f_zero`` (1e-20: a zero-residual fit at its round-off floor) or the decrement is ≤ ``stall_tol``·χ²;
+otherwise that last case is LINE_SEARCH_ERROR, or an escape (7.) when a bound is active. MAX_ITERATIONS
+after ``prob.max_iter`` iterations; NOT_FINITE if χ² is not finite at the start. χ² thresholds are
+absolute because χ² is dimensionless (residuals divided by their errors).
 
 All arithmetic on the small vectors and matrices is unrolled into scalar operations in a fixed order
 (n ≤ 6, m ≤ 10), so that a problem's result does not depend on what else is in the batch.
@@ -89,10 +92,10 @@ class ProjectedNewton:
     stall_tol: float = 1e-8
     constrained: bool = True
     mu0: float = 1e-3
-    binding_eps: float = 1e-2
-    binding_scaled: bool = True
-    refix_passes: int = 1
-    near_floor: float = 1e-20
+    binding_eps: float = 1e-2       # ε of Bertsekas's binding set (scaled units)
+    binding_scaled: bool = True     # distances to the bounds in D x (False: in x)
+    refix_passes: int = 1           # passes holding free variables the step pushes out of a bound
+    near_floor: float = 1e-20       # curvature floor (relative) of D for those distances
     max_general: int = 2
     start_inset: float = 0.01
     escape_inset: float = 0.1
