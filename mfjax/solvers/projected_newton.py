@@ -70,7 +70,7 @@ from mfjax.solvers.base import Problem
 from mfjax.solvers.derivatives import value_grad_hess
 from mfjax.status import Status
 
-ACCEPT_RHO = 1e-4
+ACCEPT_RHO = 1e-4           # a trial is accepted when ρ exceeds this
 ACTIVE_TOL = 1e-12          # c_i ≤ ACTIVE_TOL·(1 + |b_i| + Σ|a_ij x_j|): row i is active
 SCALE_FLOOR = 1e-20         # Jacobi scaling: |H_ii| floored at SCALE_FLOOR·max |H_kk|
 DEPENDENT_TOL = 1e-10       # Gram–Schmidt: a row is dependent below this relative norm
@@ -410,7 +410,8 @@ def _propose(opts, fun, args, x, f, g, H, mu, A, b):
     dec = -_dot(g, jnp.stack([jnp.where(binding[i], xb[i] - x[i], p[i]) for i in range(n)]))
     if m:
         ap = _matvec(A, p)
-        limits = ~working & (ap < 0.0) & (jnp.stack([_dot(r, ps) for r in rows]) < -DEPENDENT_TOL * jnp.sqrt(_dot(ps, ps)))
+        into = jnp.stack([_dot(r, ps) for r in rows]) < -DEPENDENT_TOL * jnp.sqrt(_dot(ps, ps))
+        limits = ~working & (ap < 0.0) & into
         steps = jnp.where(limits, jnp.maximum(c, 0.0) / jnp.where(limits, -ap, 1.0), jnp.inf)
         block = jnp.argmin(steps)
         amax = steps[block]
