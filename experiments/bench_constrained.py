@@ -1,6 +1,7 @@
 #!/usr/bin/env python
-"""The constrained Newton (``algorithm="active_set_newton"``) against relax's Method of Multipliers
-(Newton–GMW–backtracking inside minfx's MoM, the default) on the paper's grids, side by side.
+"""The constrained Newton (``algorithm="projected_newton"``; ``--new active_set_newton`` for the earlier
+active-set attempt) against relax's Method of Multipliers (Newton–GMW–backtracking inside minfx's MoM,
+the default) on the paper's grids, side by side.
 
 Both methods run through ``mfjax.fit`` exactly as ``experiments/bench_fit.py`` runs it: the Rex Grid
 (2,640 points, model m4) and the Double Motion Grid (1,936 points, m5), sphere τm 10 ns, r 1.02 Å,
@@ -12,18 +13,20 @@ A point is RECOVERED when χ² < 1e-20 and every compared parameter (RG: S2, τe
 is 0 (Rex = 0 on the RG; bench_fit.py's rule). The looser 1e-6-absolute-at-0 count is reported too.
 
 Prints ONE JSON document: versions, device, CPU, per grid and method: recovered, χ² < 1e-20, total /
-median / max iterations, f/g/h counts, status counts, first-call and warm wall times, and the points
-that one method recovers and the other does not. The Method of Multipliers' DMG run takes 20–40 s on
+median / max iterations, f/g/h counts, status counts, first-call and warm wall times (with the load
+average before each call), and the points that one method recovers and the other does not. The Method of Multipliers' DMG run takes 20–40 s on
 two shared cores: its per-point results and times are cached in ``experiments/results/`` (keyed by the
 grid and the number of points) and reused unless ``--refresh``.
 
     PYTHONPATH=$PWD .venv/bin/python experiments/bench_constrained.py --out experiments/results/constrained.json
+    PYTHONPATH=$PWD .venv/bin/python experiments/bench_constrained.py --new active_set_newton --max-iter 2000
     PYTHONPATH=$PWD .venv/bin/python experiments/bench_constrained.py --quick      # 64 points per grid
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -37,7 +40,8 @@ import bench_fit  # noqa: E402  (experiments/bench_fit.py: grids, environment, F
 from mfjax.status import Status, status_names  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-METHODS = {"mom": {}, "active_set_newton": {"algorithm": "active_set_newton"}}
+NEW_METHODS = ("projected_newton", "active_set_newton")
+METHODS = {"mom": {}}          # + the new method chosen with --new
 REL_TOL, ABS_TOL_ZERO, ABS_TOL_ZERO_LOOSE, CHI2_SMALL = 1e-6, 1e-9, 1e-6, 1e-20
 log = bench_fit.log
 
@@ -52,11 +56,13 @@ def run_method(grid: str, method: str, quick, repeats: int) -> dict:
     if method in MAX_ITER:
         kwargs["max_iter"] = MAX_ITER[method]
     log(f"[{grid}/{method}] {data.n_residues} points: first call ...")
+    load_first = os.getloadavg()[0]
     t0 = time.perf_counter()
     res = bench_fit.FIT(data, model, **kwargs)
     first = time.perf_counter() - t0
-    warm = []
+    warm, loads = [], []
     for _ in range(repeats):
+        loads.append(os.getloadavg()[0])
         t0 = time.perf_counter()
         again = bench_fit.FIT(data, model, **kwargs)
         warm.append(time.perf_counter() - t0)
@@ -65,7 +71,8 @@ def run_method(grid: str, method: str, quick, repeats: int) -> dict:
     out = {f"param_{p}": np.asarray(v) for p, v in res.params.items()}
     out.update(chi2=res.chi2, iterations=res.iterations, f_count=res.f_count, g_count=res.g_count,
                h_count=res.h_count, status=res.status, grid_index=idx, first_call_s=np.array(first),
-               warm_s=np.array(warm))
+               warm_s=np.array(warm), load_1min_before_first=np.array(load_first),
+               load_1min_before_warm=np.array(loads))
     return out
 
 
@@ -102,7 +109,9 @@ def summary(run: dict, ok: np.ndarray, ok_loose: np.ndarray) -> dict:
                 h_count_total=int(run["h_count"].sum()),
                 status_counts={s: names.count(s) for s in sorted(set(names))},
                 first_call_s=float(run["first_call_s"]), warm_s=warm,
-                warm_median_s=statistics.median(warm) if warm else None)
+                warm_median_s=statistics.median(warm) if warm else None,
+                load_1min_before_first=float(run.get("load_1min_before_first", np.nan)),
+                load_1min_before_warm=[float(v) for v in np.atleast_1d(run.get("load_1min_before_warm", []))])
 
 
 def compare(grid: str, quick, repeats: int, refresh: bool) -> dict:
@@ -112,10 +121,11 @@ def compare(grid: str, quick, repeats: int, refresh: bool) -> dict:
     ok = {m: recovered(truth, r, names, ABS_TOL_ZERO) for m, r in runs.items()}
     ok_loose = {m: recovered(truth, r, names, ABS_TOL_ZERO_LOOSE) for m, r in runs.items()}
     out = dict(model=model, n_points=data.n_residues, methods={m: summary(runs[m], ok[m], ok_loose[m]) for m in runs})
-    new, mom = runs["active_set_newton"], runs["mom"]
-    lost = np.flatnonzero(ok["mom"] & ~ok["active_set_newton"])
-    gained = np.flatnonzero(~ok["mom"] & ok["active_set_newton"])
-    missed = np.flatnonzero(~ok["active_set_newton"])
+    name = next(m for m in runs if m != "mom")
+    new, mom = runs[name], runs["mom"]
+    lost = np.flatnonzero(ok["mom"] & ~ok[name])
+    gained = np.flatnonzero(~ok["mom"] & ok[name])
+    missed = np.flatnonzero(~ok[name])
 
     def detail(i):
         return dict(grid_index=int(idx[i]), truth={p: float(truth[p][i]) for p in names},
@@ -138,12 +148,14 @@ def main(argv=None):
     parser.add_argument("--grids", nargs="*", default=["RG", "DMG"], choices=["RG", "DMG"])
     parser.add_argument("--refresh", action="store_true", help="rerun the Method of Multipliers (ignore the cache)")
     parser.add_argument("--max-iter", type=int, help="iteration cap of the new method (default: fit's 1e7)")
+    parser.add_argument("--new", default="projected_newton", choices=NEW_METHODS, help="the new method")
     parser.add_argument("--out", type=Path, help="also write the JSON to this file")
     args = parser.parse_args(argv)
+    METHODS[args.new] = {"algorithm": args.new}
     if args.max_iter:
-        MAX_ITER["active_set_newton"] = args.max_iter
+        MAX_ITER[args.new] = args.max_iter
     quick = args.quick_n if args.quick else None
-    doc = dict(benchmark="constrained Newton (active_set_newton) vs Method of Multipliers on the RG and DMG",
+    doc = dict(benchmark=f"constrained Newton ({args.new}) vs Method of Multipliers on the RG and DMG",
                started=time.strftime("%Y-%m-%d %H:%M:%S"), versions=bench_fit.versions(),
                device=bench_fit.device_info(), cpu=bench_fit.cpu_info(),
                fit_settings=dict(bench_fit.FIT_KWARGS, diffusion=repr(bench_fit.FIT_KWARGS["diffusion"])),

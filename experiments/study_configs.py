@@ -40,8 +40,8 @@ _FO = dict(max_iter=FIRST_ORDER_MAX_ITER)   # overridden by a preset where one i
 CONFIGS: list[Config] = [
     # --- the paper's three programs' stand-ins, the new constrained Newton, Newton's variations
     _c("relax", 11, "relax", "relax 1.2: Newton, backtracking, GMW, Method of Multipliers, func_tol 1e-25, 1e7 iterations"),
-    _c("active_set_newton", 11, "cnewton", "the new constrained Newton (opt-in; cnewton branch), at most 100,000 iterations",
-       algorithm="active_set_newton", max_iter=100_000),
+    _c("projected_newton", 11, "cnewton", "the new constrained Newton (opt-in; docs/constrained_newton.md), at most 100,000 iterations",
+       algorithm="projected_newton", max_iter=100_000),
     _c("modelfree4_style", 20, "modelfree4",
        "Levenberg–Marquardt, steps cut flush at the bounds (no sliding), Modelfree4-stand-in precision, 20-increment grid",
        algorithm="lm", hessian_mod=None, line_search="none", preset="modelfree4"),

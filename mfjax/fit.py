@@ -172,7 +172,9 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     algorithm, line_search, hessian_mod, constraints: names of the solver parts (the lists in
     ``mfjax.solvers.registry`` and the README's "Algorithm zoo"; constraints True/"mom": the Method of
     Multipliers on relax's A·x ≥ b, False/"none": unconstrained, "modelfree4", "dasha"). algorithm
-    "active_set_newton" (experimental): the active-set Newton of :mod:`mfjax.solvers.active_set` on the
+    "projected_newton" (opt-in): the projected Newton of :mod:`mfjax.solvers.projected_newton`, which
+    treats A·x ≥ b itself (constraints True/"own"; False/"none" drops them; docs/constrained_newton.md).
+    algorithm "active_set_newton" (experimental): the active-set Newton of :mod:`mfjax.solvers.active_set` on the
     same A·x ≥ b (its own line search and termination: line_search, hessian_mod, func_tol and grad_tol
     do not apply). func_tol, grad_tol, max_iter: minfx's termination settings. preset: "relax",
     "modelfree4" or "dasha" (``mfjax.solvers.presets``) sets func_tol, grad_tol, max_iter and

@@ -64,7 +64,8 @@ SOLVERS = [pytest.param(name, constraints, marks=pytest.mark.xfail(reason="not y
                                                                    strict=False))
            if (name, constraints) in NOT_YET_INDEPENDENT else (name, constraints)
            for name in registry.ALGORITHMS
-           for constraints in (("dasha", "none") if registry.has_own_state(name) else ("mom", "none"))]
+           for constraints in (("own", "none") if registry.handles_constraints(name)
+                               else ("dasha", "none") if registry.has_own_state(name) else ("mom", "none"))]
 
 
 @pytest.mark.parametrize("algorithm, constraints", SOLVERS)

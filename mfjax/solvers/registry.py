@@ -12,7 +12,7 @@ import dataclasses
 
 from mfjax.solvers import (adam, annealing, bfgs, conjugate_gradient, constraints, coordinate_descent, dasha,
                            hessian_mods, lbfgs, least_squares, linesearch, modelfree4, nelder_mead, newton,
-                           newton_cg, preconditioned_cg, steepest_descent)
+                           newton_cg, preconditioned_cg, projected_newton, steepest_descent)
 from mfjax.solvers.descent import Descent
 from mfjax.solvers.settings import Termination
 
@@ -34,6 +34,8 @@ ALGORITHMS = {
     "simplex": lambda ls, hm: nelder_mead.NelderMead(),
     "annealing": lambda ls, hm: annealing.SimulatedAnnealing(),
     "adam": lambda ls, hm: adam.Adam(),
+    # Its own treatment of A·x ≥ b (constraints True / "own"; "none" drops A, b): docs/constrained_newton.md.
+    "projected_newton": lambda ls, hm: projected_newton.ProjectedNewton(),
 }
 
 LINE_SEARCHES = {
@@ -68,10 +70,12 @@ def build(algorithm="newton", line_search="backtrack", hessian_mod="gmw", constr
     """The solver for ``batch.minimise``: ``constraints`` (a CONSTRAINTS name; True = "mom",
     False = "none") wrapped around ``algorithm`` with ``line_search`` and ``hessian_mod`` (None =
     "none"), with minfx's termination settings func_tol and grad_tol. Refuses unknown names."""
+    make = _lookup(ALGORITHMS, algorithm, "algorithm")
+    if handles_constraints(algorithm):
+        return _own_constraints(algorithm, make(None, None), constraints)
     if constraints is True or constraints is False:
         constraints = "mom" if constraints else "none"
     hessian_mod = "none" if hessian_mod is None else hessian_mod
-    make = _lookup(ALGORITHMS, algorithm, "algorithm")
     ls = _lookup(LINE_SEARCHES, line_search, "line search")()
     hm = _lookup(HESSIAN_MODS, hessian_mod, "Hessian modification")()
     wrap = _lookup(CONSTRAINTS, constraints, "constraint handling")
@@ -89,6 +93,22 @@ def has_own_state(algorithm) -> bool:
     Method of Multipliers; constraints "none" or "dasha", and "modelfree4" for lm and gauss_newton)."""
     make = _lookup(ALGORITHMS, algorithm, "algorithm")
     return hasattr(make(LINE_SEARCHES["backtrack"](), HESSIAN_MODS["gmw"]()), "step")
+
+
+def handles_constraints(algorithm) -> bool:
+    """True for the solvers with their own treatment of A·x ≥ b (``handles_constraints = True``)."""
+    return getattr(_lookup(ALGORITHMS, algorithm, "algorithm")(None, None), "handles_constraints", False)
+
+
+def _own_constraints(algorithm, solver, constraints):
+    """A solver with its own treatment of A·x ≥ b: constraints True, "own" or "mom" (fit's default)
+    keep it; False or "none" drop A, b; the other handlings do not apply."""
+    if constraints in (True, "own", "mom"):
+        return solver
+    if constraints in (False, "none"):
+        return dataclasses.replace(solver, constrained=False)
+    raise ValueError(f"algorithm {algorithm!r} treats A·x ≥ b itself: use constraints True / 'own' or "
+                     f"False / 'none' (not {constraints!r})")
 
 
 def _complete(algorithm, solver, constraints, func_tol, grad_tol):
