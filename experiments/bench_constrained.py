@@ -1,6 +1,5 @@
 #!/usr/bin/env python
-"""The constrained Newton (``algorithm="projected_newton"``; ``--new active_set_newton`` for the earlier
-active-set attempt) against relax's Method of Multipliers (Newton–GMW–backtracking inside minfx's MoM,
+"""The constrained Newton (``algorithm="projected_newton"``) against relax's Method of Multipliers (Newton–GMW–backtracking inside minfx's MoM,
 the default) on the paper's grids, side by side.
 
 Both methods run through ``mfjax.fit`` exactly as ``experiments/bench_fit.py`` runs it: the Rex Grid
@@ -19,7 +18,6 @@ two shared cores: its per-point results and times are cached in ``experiments/re
 grid and the number of points) and reused unless ``--refresh``.
 
     PYTHONPATH=$PWD .venv/bin/python experiments/bench_constrained.py --out experiments/results/constrained.json
-    PYTHONPATH=$PWD .venv/bin/python experiments/bench_constrained.py --new active_set_newton --max-iter 2000
     PYTHONPATH=$PWD .venv/bin/python experiments/bench_constrained.py --quick      # 64 points per grid
 """
 from __future__ import annotations
@@ -40,7 +38,7 @@ import bench_fit  # noqa: E402  (experiments/bench_fit.py: grids, environment, F
 from mfjax.status import Status, status_names  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-NEW_METHODS = ("projected_newton", "active_set_newton")
+NEW_METHODS = ("projected_newton",)
 METHODS = {"mom": {}}          # + the new method chosen with --new
 REL_TOL, ABS_TOL_ZERO, ABS_TOL_ZERO_LOOSE, CHI2_SMALL = 1e-6, 1e-9, 1e-6, 1e-20
 log = bench_fit.log

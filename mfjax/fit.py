@@ -15,7 +15,6 @@ from mfjax.constants import N15_CSA, NH_BOND_LENGTH
 from mfjax.data import RelaxationData
 from mfjax.objective import residue_problem, shared_size
 from mfjax.solvers import batch, grid, presets, registry
-from mfjax.solvers.active_set import ActiveSetNewton
 from mfjax.status import Status, status_names
 
 MIN_POINTS = 3   # relax deselects residues with fewer data points (overfit_deselect)
@@ -174,9 +173,7 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     Multipliers on relax's A·x ≥ b, False/"none": unconstrained, "modelfree4", "dasha"). algorithm
     "projected_newton" (opt-in): the projected Newton of :mod:`mfjax.solvers.projected_newton`, which
     treats A·x ≥ b itself (constraints True/"own"; False/"none" drops them; docs/constrained_newton.md).
-    algorithm "active_set_newton" (experimental): the active-set Newton of :mod:`mfjax.solvers.active_set` on the
-    same A·x ≥ b (its own line search and termination: line_search, hessian_mod, func_tol and grad_tol
-    do not apply). func_tol, grad_tol, max_iter: minfx's termination settings. preset: "relax",
+    func_tol, grad_tol, max_iter: minfx's termination settings. preset: "relax",
     "modelfree4" or "dasha" (``mfjax.solvers.presets``) sets func_tol, grad_tol, max_iter and
     constraints at once. shared_programs: fit through the generic χ² (``objective.generic_chi2``)
     with the parameter vector padded to ``objective.shared_size`` (3 for m1–m5, m9, tm0–tm3, tm9): all
@@ -205,11 +202,8 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
         chosen = presets.get_preset(preset)
         func_tol, grad_tol, max_iter, constraints = (chosen.func_tol, chosen.grad_tol, chosen.max_iter,
                                                      chosen.constraints)
-    if algorithm == "active_set_newton":   # docs/constrained_newton.md
-        solver = ActiveSetNewton(constrained=bool(constraints))
-    else:
-        solver = registry.build(algorithm, line_search, hessian_mod, constraints, func_tol=func_tol,
-                                grad_tol=grad_tol)      # validates the settings up front
+    solver = registry.build(algorithm, line_search, hessian_mod, constraints, func_tol=func_tol,
+                            grad_tol=grad_tol)      # validates the settings up front
     starts = int(starts)
     if starts < 1 or start_kind not in multistart.START_KINDS:
         raise ValueError(f"starts must be >= 1 and start_kind one of {multistart.START_KINDS}, "
