@@ -49,6 +49,8 @@ def main():
     trees = dict(t.split("=", 1) for t in args.tree)
     runs = []
     for k in range(args.pairs):
+        if args.out and runs:      # what is measured so far, in case the run is cut short
+            args.out.write_text(json.dumps(dict(partial=True, runs=runs), indent=1) + "\n")
         lock = open(args.lock, "a") if args.lock else None
         if lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
