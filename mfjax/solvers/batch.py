@@ -31,7 +31,7 @@ products packed across lanes), in which different products end up contracted. An
 two candidates — a·b + c·d, −(a·b) + c·d, as in the conjugate-gradient update p = −∇f + βp_prev
 whose gradient XLA recomputes inside the consuming kernel — then rounds differently in the bulk and
 in the tail (measured: the CG family, Newton–CG, optax's L-BFGS, simplex, from the second iteration
-on). A solver with ``scalar_code`` True is therefore compiled with LLVM's preferred vector width set
+on; Gauss–Newton and LM between one and two devices). A solver with ``scalar_code`` True is therefore compiled with LLVM's preferred vector width set
 to 64 bits: nothing float64 is vectorised, every problem runs the same scalar machine code at any
 width, and its bits no longer depend on the batch (the same code, FMAs included, for every lane).
 Measured warm on 64 Rosenbrock problems, it costs those solvers nothing measurable (the engine's
@@ -40,8 +40,8 @@ CPU back end has no per-program switch for FMA contraction itself (``xla_cpu_max
 only process-wide, and optimisation level 0 runs about a thousand times slower). relax's Newton
 path (and the rest of the Newton family) keeps the vectorised code, and with it the results
 measured before; so do the other solvers that are measured independent with it (steepest and
-coordinate descent, BFGS, the preconditioned CG, Gauss–Newton, LM, annealing, Adam:
-tests/test_batch_independence.py, and the whole RG for relax's Newton).
+coordinate descent, BFGS, the preconditioned CG, annealing, Adam: tests/test_batch_independence.py,
+and the whole RG for relax's Newton).
 """
 from __future__ import annotations
 
