@@ -36,7 +36,8 @@ to 64 bits: nothing float64 is vectorised, every problem runs the same scalar ma
 width, and its bits no longer depend on the batch (the same code, FMAs included, for every lane).
 The cost, measured warm on 64 Rosenbrock problems (experiments/bench_scalar_code.py, 2 shared
 cores at load 5–6): CPU time per step about 1.3× for Fletcher–Reeves (0.39–0.42 against 0.31–0.32
-µs per iteration), 1.2–1.8× per evaluation for Newton–CG, 1.15–1.35× for L-BFGS. XLA's
+µs per iteration), 1.0–1.3× for simplex, 1.2–1.8× per evaluation for Newton–CG, 1.15–1.35× for
+L-BFGS, none measurable for Gauss–Newton (0.47 against 0.50 µs per evaluation). XLA's
 CPU back end has no per-program switch for FMA contraction itself (``xla_cpu_max_isa`` is honoured
 only process-wide, and optimisation level 0 runs about a thousand times slower). relax's Newton
 path (and the rest of the Newton family) keeps the vectorised code, and with it the results
