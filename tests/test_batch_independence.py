@@ -53,17 +53,9 @@ def _assert_same(got, want, what):
         assert np.array_equal(u, v), f"{what}: {name} differs: {u} vs {v}"
 
 
-# Zoo solvers seen to differ in a batch of 163 on the final engine widths (64 bulk, 8 tail): last-bit
-# differences that the chaotic Rosenbrock path amplifies (the CG family, Newton–CG, optax's L-BFGS,
-# simplex); cause not found yet: expected failures until fixed. Newton (relax's default), SD, CD, BFGS,
-# the preconditioned CG, LM, Gauss-Newton and annealing pass.
-NOT_YET_INDEPENDENT = {("simplex", "none"), ("simplex", "dasha"), ("fr", "none"), ("fr", "mom"), ("pr", "mom"),
-                       ("pr", "none"), ("pr+", "mom"), ("pr+", "none"), ("hs", "mom"), ("hs", "none"),
-                       ("newton_cg", "none"), ("lbfgs", "none")}
-SOLVERS = [pytest.param(name, constraints, marks=pytest.mark.xfail(reason="not yet bitwise batch-independent",
-                                                                   strict=False))
-           if (name, constraints) in NOT_YET_INDEPENDENT else (name, constraints)
-           for name in registry.ALGORITHMS
+# Every registered algorithm with each constraint handling that applies to it (the solvers whose FMA
+# contraction differed between widths compile without SIMD: mfjax.solvers.batch, "scalar_code").
+SOLVERS = [(name, constraints) for name in registry.ALGORITHMS
            for constraints in (("own", "none") if registry.handles_constraints(name)
                                else ("dasha", "none") if registry.has_own_state(name) else ("mom", "none"))]
 
@@ -131,6 +123,7 @@ def test_rg_point_524_gives_one_answer_alone_and_in_every_batch():
 
 
 def test_two_cpu_devices_give_the_same_bits():
+    """Every algorithm of SOLVERS, and point 524 through fit, on two CPU devices (a child process)."""
     script = textwrap.dedent("""
         import sys, jax, numpy as np
         jax.config.update("jax_num_cpu_devices", 2)
@@ -139,22 +132,27 @@ def test_two_cpu_devices_give_the_same_bits():
         from mfjax.solvers import registry
         from mfjax.solvers.batch import minimise
         assert len(jax.devices()) == 2
+        out = {}
         with jax.enable_x64(True):
             x0, a = t._problems(13, seed=5)
-            res = minimise(t.rosenbrock, x0, a, t.A, t.B, solver=registry.build(), max_iter=400, chunk=7)
+            for name, constraints in t.SOLVERS:
+                res = minimise(t.rosenbrock, x0, a, t.A, t.B, solver=registry.build(name, constraints=constraints),
+                               max_iter=400, chunk=7)
+                out.update({f"{name}|{constraints}|{k}": np.asarray(getattr(res, k)) for k in t.FIELDS})
         fit = t.mfjax.fit(t._rg_points(), "m4", **t.FIT)
-        np.savez(sys.argv[1], *[np.asarray(getattr(res, k)) for k in t.FIELDS],
-                 *[np.asarray(v) for v in t._fit_rows(fit, 0)])
+        out.update({f"fit|{k}": np.asarray(v) for k, v in enumerate(t._fit_rows(fit, 0))})
+        np.savez(sys.argv[1], **out)
     """)
     out = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"mfjax_two_devices_{os.getpid()}.npz")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run([sys.executable, "-c", script, out, os.path.dirname(__file__)], capture_output=True,
-                          text=True, timeout=600, env=env)
+                          text=True, timeout=1200, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     got = np.load(out)
-    two, two_fit = [got[f"arr_{k}"] for k in range(7)], [got[f"arr_{k}"] for k in range(7, 14)]
     x0, a = _problems(13, seed=5)
-    one = minimise(rosenbrock, x0, a, A, B, solver=registry.build(), max_iter=400)
-    _assert_same(two, _rows(one, slice(None)), "two devices vs one")
+    for name, constraints in SOLVERS:
+        one = minimise(rosenbrock, x0, a, A, B, solver=registry.build(name, constraints=constraints), max_iter=400)
+        two = [got[f"{name}|{constraints}|{k}"] for k in FIELDS]
+        _assert_same(two, _rows(one, slice(None)), f"{name} with {constraints}: two devices vs one")
     alone = mfjax.fit(_rg_points().subset([0]), "m4", **FIT)
-    _assert_same(two_fit, _fit_rows(alone, 0), "point 524: two devices vs alone on one")
+    _assert_same([got[f"fit|{k}"] for k in range(7)], _fit_rows(alone, 0), "point 524: two devices vs alone on one")

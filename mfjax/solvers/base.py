@@ -14,7 +14,9 @@ compiles a new program — with two pure functions of ONE problem:
 problem is never taken: the engine freezes finished problems. Everything else in the state is the
 solver's own business. Solvers never loop over iterations themselves (no nested ``while_loop``):
 the engine's one loop calls ``step`` until the status leaves ``RUNNING``. A solver with a field
-``constrained = False`` is given no constraints (A, b).
+``constrained = False`` is given no constraints (A, b). A solver with ``scalar_code`` True is
+compiled without SIMD vectorisation (see :mod:`mfjax.solvers.batch`, "Bitwise batch independence");
+the wrappers and :class:`~mfjax.solvers.descent.Descent` pass on the value of their inner part.
 
 The solvers built from parts (:mod:`mfjax.solvers.registry`) are a constraint handling
 (:mod:`mfjax.solvers.constraints`: ``Unconstrained``, ``MethodOfMultipliers``, ...) wrapped around

@@ -23,6 +23,27 @@ products out, ``solvers/_arith.py``; measured, they cost nothing against ``jnp.d
 sizes). tests/test_batch_independence.py checks it on the machine that runs it; the tail's width
 is the cost of independence (a lone straggler steps 8 problems wide, not 2:
 experiments/bench_engine_widths.py).
+
+Equal widths of the fused kernels are not enough for every algorithm: XLA's CPU back end lets LLVM
+contract a multiply and an add into one FMA wherever it can, and LLVM's loop and SLP vectorisers
+build different code for the same kernel at 8 and at 64 problems (a vector body, scalar remainders,
+products packed across lanes), in which different products end up contracted. An expression with
+two candidates — a·b + c·d, −(a·b) + c·d, as in the conjugate-gradient update p = −∇f + βp_prev
+whose gradient XLA recomputes inside the consuming kernel — then rounds differently in the bulk and
+in the tail (measured: the CG family, Newton–CG, optax's L-BFGS, simplex, from the second iteration
+on; Gauss–Newton and LM between one and two devices). A solver with ``scalar_code`` True is therefore compiled with LLVM's preferred vector width set
+to 64 bits: nothing float64 is vectorised, every problem runs the same scalar machine code at any
+width, and its bits no longer depend on the batch (the same code, FMAs included, for every lane).
+The cost, measured warm on 64 Rosenbrock problems (experiments/bench_scalar_code.py, 2 shared
+cores at load 5–6): CPU time per step about 1.3× for Fletcher–Reeves (0.39–0.42 against 0.31–0.32
+µs per iteration), 1.0–1.3× for simplex, 1.2–1.8× per evaluation for Newton–CG, 1.15–1.35× for
+L-BFGS, none measurable for Gauss–Newton (0.47 against 0.50 µs per evaluation). XLA's
+CPU back end has no per-program switch for FMA contraction itself (``xla_cpu_max_isa`` is honoured
+only process-wide, and optimisation level 0 runs about a thousand times slower). relax's Newton
+path (and the rest of the Newton family) keeps the vectorised code, and with it the results
+measured before; so do the other solvers that are measured independent with it (steepest and
+coordinate descent, BFGS, the preconditioned CG, annealing, Adam: tests/test_batch_independence.py,
+and the whole RG for relax's Newton).
 """
 from __future__ import annotations
 
@@ -47,6 +68,9 @@ EVALUATE_WIDTH = 8    # problems per step of evaluate()
 # XLA's cheaper CPU back-end optimisation: compiles the solver loop about twice as fast with no
 # measurable loss of speed at run time (experiments/bench_fit.py).
 _COMPILER_OPTIONS = {"xla_backend_optimization_level": 1, "xla_llvm_disable_expensive_passes": True}
+# For solvers with ``scalar_code``: LLVM vectorises for 64-bit vectors, i.e. not at all for float64, so that
+# every problem runs the same scalar machine code, multiply-add contractions included, at any batch width.
+_SCALAR_CODE_OPTIONS = {"xla_cpu_prefer_vector_width": 64}
 
 
 class Result(NamedTuple):
@@ -178,7 +202,8 @@ def _compiled(fun: Callable, solver: Solver, n_devices: int):
         mesh = Mesh(np.array(jax.devices()[:n_devices]), ("batch",))
         batch, same = PartitionSpec("batch"), PartitionSpec()
         run = jax.shard_map(run, mesh=mesh, in_specs=(batch,) * 6 + (same,) * 3, out_specs=batch, check_vma=False)
-    return jax.jit(run, compiler_options=_COMPILER_OPTIONS)
+    scalar = getattr(solver, "scalar_code", False)
+    return jax.jit(run, compiler_options={**_COMPILER_OPTIONS, **(_SCALAR_CODE_OPTIONS if scalar else {})})
 
 
 def minimise(fun: Callable, x0, args, A=None, b=None, *, solver: Solver, max_iter=10_000_000,

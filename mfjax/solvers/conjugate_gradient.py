@@ -66,6 +66,7 @@ class ConjugateGradient:
     variant: str = "pr+"
     ls: LineSearchConstants = CG_LS
     needs_hessian = False
+    scalar_code = True      # p = −∇f + βp_prev: contracted differently at different widths (mfjax.solvers.batch)
 
     def __post_init__(self):
         if self.variant not in VARIANTS:

@@ -53,6 +53,10 @@ class Unconstrained:
     termination: Termination = field(default_factory=Termination)
     constrained = False
 
+    @property
+    def scalar_code(self):
+        return getattr(self.inner, "scalar_code", False)
+
     def init(self, fun, prob: Problem) -> PlainState:
         inner = self.inner.blank(prob.x0)
         return PlainState(inner.x, jnp.zeros((), prob.x0.dtype), inner.iters, inner.f_count, inner.g_count,
@@ -129,6 +133,10 @@ class MethodOfMultipliers:
     inner_maxiter: int = 500
     mu_min: float = 1e-99
     constrained = True
+
+    @property
+    def scalar_code(self):
+        return getattr(self.inner, "scalar_code", False)
 
     def init(self, fun, prob: Problem) -> MoMState:
         inner = self.inner.blank(prob.x0)

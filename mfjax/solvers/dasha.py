@@ -53,6 +53,10 @@ class Dasha:
     termination: Termination = field(default_factory=Termination)
     constrained = True
 
+    @property
+    def scalar_code(self):
+        return getattr(self.inner, "scalar_code", False)
+
     def init(self, fun, prob: Problem):
         return Unconstrained(self.inner, self.termination).init(fun, prob)
 
@@ -66,6 +70,10 @@ class DashaSolver:
 
     solver: Any
     constrained = True
+
+    @property
+    def scalar_code(self):
+        return getattr(self.solver, "scalar_code", False)
 
     def init(self, fun, prob: Problem):
         return self.solver.init(fun, prob)

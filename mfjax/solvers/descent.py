@@ -70,6 +70,11 @@ class Descent:
     def order(self):
         return 2 if self.direction.needs_hessian else 1
 
+    @property
+    def scalar_code(self):
+        """Compile without SIMD if the direction asks for it (see :mod:`mfjax.solvers.batch`)."""
+        return getattr(self.direction, "scalar_code", False)
+
     def blank(self, x0) -> DescentState:
         zero, zero_f = jnp.zeros((), jnp.int32), jnp.zeros((), x0.dtype)
         g = jnp.zeros_like(x0)

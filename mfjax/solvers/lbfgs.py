@@ -28,6 +28,7 @@ class LBFGS:
     memory_size: int = 10
     ls: LineSearchConstants = BFGS_LS
     needs_hessian = False
+    scalar_code = True      # optax's two-loop recursion: width-dependent FMA contraction (mfjax.solvers.batch)
 
     def _transform(self):
         return optax.scale_by_lbfgs(memory_size=self.memory_size)

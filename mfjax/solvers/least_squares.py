@@ -77,6 +77,7 @@ class _LeastSquares:
     func_tol: float | None = 1e-25
     grad_tol: float | None = None
     modelfree4: bool = False
+    scalar_code = True      # JᵀJ, Jᵀr: FMA contraction differed between one and two devices (mfjax.solvers.batch)
 
     @property
     def constrained(self):

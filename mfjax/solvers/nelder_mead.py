@@ -57,6 +57,7 @@ class NelderMead:
     func_tol: float = 1e-25
     x_tol: float = 1e-15
     constrained = False
+    scalar_code = True      # reflections c + t(c − x): width-dependent FMA contraction (mfjax.solvers.batch)
 
     def init(self, fun, prob: Problem) -> State:
         x0 = prob.x0

@@ -50,6 +50,7 @@ class NewtonCG:
 
     ls: LineSearchConstants = NEWTON_LS
     needs_hessian = True
+    scalar_code = True      # CG updates z + αd, −r + βd: width-dependent FMA contraction (mfjax.solvers.batch)
 
     def init(self, x0):
         return ()
