@@ -295,6 +295,7 @@ def run(config_names=None, grids=("RG", "DMG"), indices=None, warmup=False, afte
                 f"{summary['wall_s']:.1f} s; {summary['classes']}")
         if after_each is not None:
             after_each(doc, points)
+        jax.clear_caches()   # release each configuration's compiled programs (memory maps: see tests/conftest.py)
     return doc, points
 
 
