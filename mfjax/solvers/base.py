@@ -100,3 +100,7 @@ class Assessment(NamedTuple):
     error: Any        # int32 status of a breakdown (RUNNING: none): it ends the problem
     iters: Any        # the inner run's iteration total after this evaluation (minfx's iter)
     rest: Any         # the algorithm's own intermediate results for advance()
+
+
+# A wrapper's ``scalar_code`` is its inner part's (see the module docstring): one property, shared.
+inner_scalar_code = property(lambda self: getattr(self.inner, "scalar_code", False))

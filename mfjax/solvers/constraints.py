@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from mfjax.solvers._arith import dot, matvec, norm, vecmat
-from mfjax.solvers.base import Eval, Problem, Tests
+from mfjax.solvers.base import Eval, Problem, Tests, inner_scalar_code
 from mfjax.solvers.derivatives import evaluate
 from mfjax.solvers.settings import Termination
 from mfjax.status import Status
@@ -53,9 +53,7 @@ class Unconstrained:
     termination: Termination = field(default_factory=Termination)
     constrained = False
 
-    @property
-    def scalar_code(self):
-        return getattr(self.inner, "scalar_code", False)
+    scalar_code = inner_scalar_code
 
     def init(self, fun, prob: Problem) -> PlainState:
         inner = self.inner.blank(prob.x0)
@@ -134,9 +132,7 @@ class MethodOfMultipliers:
     mu_min: float = 1e-99
     constrained = True
 
-    @property
-    def scalar_code(self):
-        return getattr(self.inner, "scalar_code", False)
+    scalar_code = inner_scalar_code
 
     def init(self, fun, prob: Problem) -> MoMState:
         inner = self.inner.blank(prob.x0)

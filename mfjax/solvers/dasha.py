@@ -16,7 +16,7 @@ from typing import Any
 import jax.numpy as jnp
 
 from mfjax.solvers._arith import matvec
-from mfjax.solvers.base import Problem
+from mfjax.solvers.base import Problem, inner_scalar_code
 from mfjax.solvers.constraints import Unconstrained
 from mfjax.solvers.settings import Termination
 
@@ -53,9 +53,7 @@ class Dasha:
     termination: Termination = field(default_factory=Termination)
     constrained = True
 
-    @property
-    def scalar_code(self):
-        return getattr(self.inner, "scalar_code", False)
+    scalar_code = inner_scalar_code
 
     def init(self, fun, prob: Problem):
         return Unconstrained(self.inner, self.termination).init(fun, prob)
