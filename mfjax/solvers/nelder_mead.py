@@ -9,12 +9,21 @@ c + ½(x_r − c) (accept if ≤ f_r); otherwise contract inside to c + ½(x_w �
 a failed contraction shrinks every vertex halfway towards the best (n evaluations).
 Stops (CONVERGED) when f_worst − f_best ≤ func_tol or every vertex is within x_tol·max(1, |x_best|)
 of the best; iters counts completed iterations, f_count evaluations (g_count = h_count = 0).
+
+Each engine step decides on the value the PREVIOUS step stored (``f_trial``, the value at ``trial``)
+and ends by evaluating the next trial point: every decision of a step then reads one stored number.
+Evaluated and compared in the same step, XLA may compute f inside several consuming kernels, each
+rounded its own way (FMA contraction differs per kernel); with f within an ulp of a threshold one
+copy started a shrink while another kept the phase, and the step repeated forever without completing
+an iteration (Rex Grid point 526 under the Dasha penalty, tests/test_simplex_finishes.py). The
+first step only evaluates x0; the last one's evaluation is not used (nor counted).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import jax
 import jax.numpy as jnp
 
 from mfjax.solvers.base import Problem
@@ -43,6 +52,8 @@ class State(NamedTuple):
     idx: Any         # vertex being evaluated in INIT / SHRINK
     x_r: Any         # the reflected point and its value (for EXPAND / OUTSIDE)
     f_r: Any
+    f_trial: Any     # f at trial (NaN as +inf), evaluated by the previous step
+    ready: Any       # bool: f_trial holds that value (False before the first step)
     iters: Any
     f_count: Any
     g_count: Any
@@ -64,10 +75,17 @@ class NelderMead:
         n = x0.shape[0]
         zi, zf = jnp.zeros((), jnp.int32), jnp.zeros((), x0.dtype)
         return State(x=x0, f=zf, simplex=jnp.zeros((n + 1, n), x0.dtype), fs=jnp.zeros(n + 1, x0.dtype),
-                     trial=x0, phase=zi + INIT, idx=zi - 1, x_r=x0, f_r=zf, iters=zi, f_count=zi, g_count=zi,
-                     h_count=zi, status=zi + Status.RUNNING)
+                     trial=x0, phase=zi + INIT, idx=zi - 1, x_r=x0, f_r=zf, f_trial=zf, ready=jnp.asarray(False),
+                     iters=zi, f_count=zi, g_count=zi, h_count=zi, status=zi + Status.RUNNING)
 
     def step(self, fun, prob: Problem, s: State) -> State:
+        """Consume f_trial (if ready), then evaluate f at the next trial point (module docstring)."""
+        new = jax.tree.map(lambda a, b: jnp.where(s.ready, a, b), self._consume(prob, s), s)
+        f_next = value(fun, new.trial, prob.args)
+        return new._replace(f_trial=jnp.where(jnp.isnan(f_next), jnp.inf, f_next), ready=jnp.asarray(True))
+
+    def _consume(self, prob: Problem, s: State) -> State:
+        """The transitions that f_trial = f(trial) triggers."""
         n = prob.x0.shape[0]
         first = s.idx < 0
         # The first step builds the simplex around x (= x0): the blank state knows no problem.
@@ -75,8 +93,7 @@ class NelderMead:
         simplex = jnp.where(first, simplex0, s.simplex)
         idx = jnp.maximum(s.idx, 0)
         trial = jnp.where(first, s.x, s.trial)
-        f_t = value(fun, trial, prob.args)
-        f_t = jnp.where(jnp.isnan(f_t), jnp.inf, f_t)                 # NaN ranks as the worst value
+        f_t = s.f_trial                                                # NaN ranks as the worst value (+inf)
         fs, phase = s.fs, s.phase
         worst, second = fs[n], fs[n - 1]
         c = _centroid(simplex, n)
@@ -135,5 +152,5 @@ class NelderMead:
             x=jnp.where(complete, simplex_s[0], s.x), f=jnp.where(complete, fs_s[0], jnp.where(first, f_t, s.f)),
             simplex=simplex_s, fs=fs_s, trial=next_trial, phase=next_phase.astype(jnp.int32),
             idx=next_idx.astype(jnp.int32), x_r=jnp.where(keep_r, trial, s.x_r), f_r=jnp.where(keep_r, f_t, s.f_r),
-            iters=iters.astype(jnp.int32), f_count=s.f_count + 1, g_count=s.g_count, h_count=s.h_count,
-            status=status.astype(jnp.int32))
+            f_trial=f_t, ready=s.ready, iters=iters.astype(jnp.int32), f_count=s.f_count + 1, g_count=s.g_count,
+            h_count=s.h_count, status=status.astype(jnp.int32))
