@@ -324,10 +324,26 @@ def fit_models(data: RelaxationData, names=("m0", "m1", "m2", "m3", "m4", "m5", 
 def _multistart(problem, model, x0, starts, start_kind, seed, grid_inc, grid_bounds, A, b, solver, max_iter,
                 n_devices, progress):
     """``starts`` starts per residue minimised as one batch (residue-major), the best kept."""
+    start, grid_count = multistart_points(problem, model, x0, starts, start_kind, seed, grid_inc, grid_bounds,
+                                          A, b, solver.constrained)
+    n, k = start.shape[:2]
+    args = {key: np.repeat(np.asarray(value), k, axis=0) for key, value in problem.args.items()}
+    res = batch.minimise(problem.fun, start.reshape(n * k, -1), args, A, b, solver=solver, max_iter=max_iter,
+                         n_devices=n_devices, progress=progress)
+    shaped = lambda a: np.asarray(a).reshape((n, k) + np.shape(a)[1:])
+    best, flag = multistart.keep_best(shaped(res.x), shaped(res.f), shaped(res.status))
+    pick = lambda a: shaped(a)[np.arange(n), best]
+    counts = tuple(pick(c) for c in (res.iterations, res.f_count, res.g_count, res.h_count))
+    return pick(res.x), pick(res.f), counts, pick(res.status).copy(), grid_count, flag
+
+
+def multistart_points(problem, model, x0, starts, start_kind, seed, grid_inc, grid_bounds, A, b, constrained):
+    """The (n, starts, p) scaled start points of ``fit(starts=...)`` (a given x0 first, then the grid's, then
+    the random ones) and the grid evaluations per residue (n,)."""
     n, scales = problem.args["values"].shape[0], np.asarray(problem.scales)
     lower, upper = models.grid_bounds(model, grid_bounds)
     lower, upper = lower / scales, upper / scales
-    Ac, bc = (A, b) if solver.constrained else (None, None)
+    Ac, bc = (A, b) if constrained else (None, None)
     n_random = {"grid": 0, "random": starts, "mixed": starts // 2}[start_kind]
     n_given = 0 if x0 is None else 1
     n_grid = starts - n_random - n_given
@@ -341,13 +357,4 @@ def _multistart(problem, model, x0, starts, start_kind, seed, grid_inc, grid_bou
     if n_random > 0:
         times = np.array([unit == "s" for unit in model.units])
         parts.append(multistart.random_starts(n, lower, upper, Ac, bc, n_random, seed, log_axes=times))
-    start = np.concatenate(parts, axis=1)                               # (n, starts, p)
-    k = start.shape[1]
-    args = {key: np.repeat(np.asarray(value), k, axis=0) for key, value in problem.args.items()}
-    res = batch.minimise(problem.fun, start.reshape(n * k, -1), args, A, b, solver=solver, max_iter=max_iter,
-                         n_devices=n_devices, progress=progress)
-    shaped = lambda a: np.asarray(a).reshape((n, k) + np.shape(a)[1:])
-    best, flag = multistart.keep_best(shaped(res.x), shaped(res.f), shaped(res.status))
-    pick = lambda a: shaped(a)[np.arange(n), best]
-    counts = tuple(pick(c) for c in (res.iterations, res.f_count, res.g_count, res.h_count))
-    return pick(res.x), pick(res.f), counts, pick(res.status).copy(), grid_count, flag
+    return np.concatenate(parts, axis=1), grid_count
