@@ -337,6 +337,7 @@ def _multistart(problem, model, x0, starts, start_kind, seed, grid_inc, grid_bou
     return pick(res.x), pick(res.f), counts, pick(res.status).copy(), grid_count, flag
 
 
+@x64
 def multistart_points(problem, model, x0, starts, start_kind, seed, grid_inc, grid_bounds, A, b, constrained):
     """The (n, starts, p) scaled start points of ``fit(starts=...)`` (a given x0 first, then the grid's, then
     the random ones) and the grid evaluations per residue (n,)."""

@@ -26,7 +26,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from mfjax import models
+from mfjax._x64 import x64
 from mfjax.solvers import batch
+from mfjax.solvers._arith import matvec
 from mfjax.solvers.least_squares import GaussNewtonSVD
 from mfjax.status import Status
 
@@ -79,7 +81,7 @@ def _objective(fun: Callable, idx) -> Callable:
 
     def point(u, args):
         x = u if idx is None else jnp.where(args["valley"], _from_valley(u, idx), u)
-        inside = jnp.all(jnp.isfinite(x)) & jnp.all(args["A"] @ x >= args["b"])
+        inside = jnp.all(jnp.isfinite(x)) & jnp.all(matvec(args["A"], x) >= args["b"])
         return jnp.where(jnp.isfinite(x), x, 0.0), inside
 
     def chi2(u, args):
@@ -95,6 +97,7 @@ def _objective(fun: Callable, idx) -> Callable:
     return chi2
 
 
+@x64
 def polish(fun, args, model, x, chi2, A, b, max_iter=MAX_ITER, n_devices=None) -> PolishResult:
     """Polish the fits ``x`` ((N, n) scaled; χ² ``chi2`` (N,)) of ``fun`` (with ``.residuals``) under
     A·x ≥ b (A (m, n), b (m,); None: none) by the module doc's rule. Residues whose x or χ² is not
