@@ -127,9 +127,10 @@ def polish(fun, args, model, x, chi2, A, b, max_iter=MAX_ITER, n_devices=None) -
         res = batch.minimise(obj, u0[todo], sub, solver=SOLVER, max_iter=max_iter, n_devices=n_devices)
         u = res.x
         x_new = u.copy()
-        if idx is not None:
+        if idx is not None:               # S2f = S2 + P/τs, the same two correctly rounded operations
+            i_f, i_s, i_t = idx
             v = valley[todo]
-            x_new[v] = np.asarray(jax.vmap(lambda w: _from_valley(w, idx))(jnp.asarray(u[v]))) if v.any() else u[v]
+            x_new[v, i_f] = u[v, i_s] + u[v, i_f] / u[v, i_t]
         f_new = batch.evaluate(fun, x_new, sub["inner"])
         inside = np.all(x_new @ A.T >= b_eff[todo], axis=1) & np.all(np.isfinite(x_new), axis=1)
         better = inside & np.isfinite(f_new) & (f_new < chi2[todo])
