@@ -10,6 +10,7 @@ import jax
 import numpy as np
 
 from mfjax import corners, linear_grid, models, multistart, sanity
+from mfjax import polish as polish_stage
 from mfjax._x64 import x64
 from mfjax.constants import N15_CSA, NH_BOND_LENGTH
 from mfjax.data import RelaxationData
@@ -42,6 +43,9 @@ class FitResult:
     n_points: np.ndarray
     settings: dict = field(default_factory=dict)
     multiple_minima: np.ndarray | None = None   #: (n,) bool: distinct minima among the starts (``starts`` > 1)
+    #: ``polish=True``: name -> (n,) array: ``status`` (Status of the polish run), ``iterations``,
+    #: ``f_count``, ``g_count`` (its own counts, not in the fields above), ``chi2_before``, ``improved``
+    polish: dict | None = None
 
     @property
     def status_names(self) -> list[str]:
@@ -160,7 +164,7 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
         grid_inc=11, grid_bounds="relax", algorithm="newton", line_search="backtrack", hessian_mod="gmw",
         constraints=True, func_tol=1e-25, grad_tol=None, max_iter=10_000_000, preset=None, n_devices=None,
         progress=None, shared_programs=False, starts=1, start_kind="grid", seed=0,
-        linear_grid_search=True) -> FitResult:
+        linear_grid_search=True, polish=False) -> FitResult:
     """Fit one model-free model to every residue of ``data``.
 
     model: "m0"–"m9", "tm0"–"tm9" or a registered custom model. diffusion: a fixed tensor
@@ -195,8 +199,11 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     grids of at least ``linear_grid.MIN_POINTS`` points; not with shared_programs, whose point is one set
     of compiled programs per number of parameters):
     the same grid point as the direct search (near-ties re-evaluated with the model's χ²), m8's 161,051
-    points about 30 times faster; False: the direct search of :mod:`mfjax.solvers.grid`. Returns a
-    :class:`FitResult`.
+    points about 30 times faster; False: the direct search of :mod:`mfjax.solvers.grid`. polish: after
+    the fit (and the choice among the starts), a Gauss–Newton with SVD steps in valley coordinates
+    (:mod:`mfjax.polish`, docs/polish.md) takes flat-valley fits from χ² 1e-13 to 1e-28; A·x ≥ b kept,
+    the better of the fit and the polish kept; its status and counts are in ``FitResult.polish``.
+    Returns a :class:`FitResult`.
     """
     if preset is not None:
         chosen = presets.get_preset(preset)
@@ -265,9 +272,19 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
         counts = (np.zeros(n, np.int64), np.ones(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64))
         status = np.full(n, Status.NO_PARAMETERS, np.int32)
 
+    polished = None
+    if polish and model.n_params:
+        Ap, bp = (A, b) if solver.constrained else (None, None)
+        done = polish_stage.polish(problem.fun, problem.args, model, x, chi2, Ap, bp, n_devices=n_devices)
+        x, chi2 = done.x, done.chi2
+        polished = {k: np.where(skipped, 0, getattr(done, k)) for k in ("iterations", "f_count", "g_count")}
+        polished.update(status=done.status, chi2_before=np.where(skipped, np.nan, done.chi2_before),
+                        improved=done.improved & ~skipped)
     _mark_degenerate_corners(model, problem, x, chi2, status)
     status[skipped] = Status.SKIPPED_TOO_FEW_DATA
     status[n_points == 0] = Status.SKIPPED_NO_DATA
+    if polished is not None:
+        polished["status"] = np.where(skipped, status, polished["status"]).astype(np.int32)
     params = models.deconvolve(model, {p: x[:, j] * scales[j] for j, p in enumerate(model.params)})
     params = {k: np.where(skipped, np.nan, v) for k, v in params.items()}
     chi2 = np.where(skipped, np.nan, np.asarray(chi2))
@@ -278,11 +295,12 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
                     preset=preset, shared_programs=shared_programs,
                     func_tol=func_tol, grad_tol=grad_tol, max_iter=max_iter, x0_given=x0 is not None,
                     vectors=vectors, starts=starts, start_kind=start_kind, seed=seed,
-                    linear_grid_search=linear_grid_search)
+                    linear_grid_search=linear_grid_search, polish=bool(polish))
     return FitResult(model=model.name, residues=tuple(data.residues), params=params, chi2=np.asarray(chi2),
                      iterations=np.asarray(counts[0]), f_count=np.asarray(counts[1]), g_count=np.asarray(counts[2]),
                      h_count=np.asarray(counts[3]), status=status, grid_count=np.asarray(grid_count),
-                     n_points=n_points, settings=settings, multiple_minima=multiple_minima)
+                     n_points=n_points, settings=settings, multiple_minima=multiple_minima,
+                     polish=polished)
 
 
 @x64
@@ -306,10 +324,27 @@ def fit_models(data: RelaxationData, names=("m0", "m1", "m2", "m3", "m4", "m5", 
 def _multistart(problem, model, x0, starts, start_kind, seed, grid_inc, grid_bounds, A, b, solver, max_iter,
                 n_devices, progress):
     """``starts`` starts per residue minimised as one batch (residue-major), the best kept."""
+    start, grid_count = multistart_points(problem, model, x0, starts, start_kind, seed, grid_inc, grid_bounds,
+                                          A, b, solver.constrained)
+    n, k = start.shape[:2]
+    args = {key: np.repeat(np.asarray(value), k, axis=0) for key, value in problem.args.items()}
+    res = batch.minimise(problem.fun, start.reshape(n * k, -1), args, A, b, solver=solver, max_iter=max_iter,
+                         n_devices=n_devices, progress=progress)
+    shaped = lambda a: np.asarray(a).reshape((n, k) + np.shape(a)[1:])
+    best, flag = multistart.keep_best(shaped(res.x), shaped(res.f), shaped(res.status))
+    pick = lambda a: shaped(a)[np.arange(n), best]
+    counts = tuple(pick(c) for c in (res.iterations, res.f_count, res.g_count, res.h_count))
+    return pick(res.x), pick(res.f), counts, pick(res.status).copy(), grid_count, flag
+
+
+@x64
+def multistart_points(problem, model, x0, starts, start_kind, seed, grid_inc, grid_bounds, A, b, constrained):
+    """The (n, starts, p) scaled start points of ``fit(starts=...)`` (a given x0 first, then the grid's, then
+    the random ones) and the grid evaluations per residue (n,)."""
     n, scales = problem.args["values"].shape[0], np.asarray(problem.scales)
     lower, upper = models.grid_bounds(model, grid_bounds)
     lower, upper = lower / scales, upper / scales
-    Ac, bc = (A, b) if solver.constrained else (None, None)
+    Ac, bc = (A, b) if constrained else (None, None)
     n_random = {"grid": 0, "random": starts, "mixed": starts // 2}[start_kind]
     n_given = 0 if x0 is None else 1
     n_grid = starts - n_random - n_given
@@ -323,13 +358,4 @@ def _multistart(problem, model, x0, starts, start_kind, seed, grid_inc, grid_bou
     if n_random > 0:
         times = np.array([unit == "s" for unit in model.units])
         parts.append(multistart.random_starts(n, lower, upper, Ac, bc, n_random, seed, log_axes=times))
-    start = np.concatenate(parts, axis=1)                               # (n, starts, p)
-    k = start.shape[1]
-    args = {key: np.repeat(np.asarray(value), k, axis=0) for key, value in problem.args.items()}
-    res = batch.minimise(problem.fun, start.reshape(n * k, -1), args, A, b, solver=solver, max_iter=max_iter,
-                         n_devices=n_devices, progress=progress)
-    shaped = lambda a: np.asarray(a).reshape((n, k) + np.shape(a)[1:])
-    best, flag = multistart.keep_best(shaped(res.x), shaped(res.f), shaped(res.status))
-    pick = lambda a: shaped(a)[np.arange(n), best]
-    counts = tuple(pick(c) for c in (res.iterations, res.f_count, res.g_count, res.h_count))
-    return pick(res.x), pick(res.f), counts, pick(res.status).copy(), grid_count, flag
+    return np.concatenate(parts, axis=1), grid_count

@@ -157,10 +157,14 @@ def _fit_rows(data, name, rows, fit_options) -> FitResult:
               for c in ("iterations", "f_count", "g_count", "h_count", "grid_count")}
     settings = dict(part.settings) if part else dict(fit_options)
     flags = None if part is None or part.multiple_minima is None else full(part.multiple_minima, False, bool)
+    polish = None if part is None or part.polish is None else {
+        k: full(v, *{"status": (int(Status.SKIPPED_CANNOT_WIN), np.int32), "chi2_before": (np.nan, np.float64),
+                     "improved": (False, bool)}.get(k, (0, np.int64))) for k, v in part.polish.items()}
     return FitResult(model=model.name, residues=tuple(data.residues), params=params,
                      chi2=full(part.chi2 if part else None, np.nan, np.float64),
                      status=full(part.status if part else None, int(Status.SKIPPED_CANNOT_WIN), np.int32),
-                     n_points=np.asarray(data.n_points), settings=settings, multiple_minima=flags, **counts)
+                     n_points=np.asarray(data.n_points), settings=settings, multiple_minima=flags, polish=polish,
+                     **counts)
 
 
 def _names(model):

@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from mfjax.solvers._arith import dot, norm, vecmat
+from mfjax.solvers._arith import dot, matvec, norm, vecmat
 from mfjax.solvers import linesearch
 from mfjax.solvers.base import Problem
 from mfjax.solvers.derivatives import value
@@ -169,3 +169,70 @@ class GaussNewton(_LeastSquares):
                           ls=jax.tree.map(lambda u, v: jnp.where(accept, u, v), fresh, ls),
                           iters=iters.astype(jnp.int32), f_count=s.f_count + 1 + jnp.where(~start & accept, 1, 0),
                           g_count=s.g_count + accept, starting=jnp.asarray(False), status=status.astype(jnp.int32))
+
+
+class SVDState(NamedTuple):
+    x: Any
+    f: Any
+    p: Any           # the full Gauss–Newton step from x
+    t: Any           # the fraction of p tried next (halved after each rejected trial)
+    halvings: Any    # rejected trials since the last accepted point
+    iters: Any
+    f_count: Any
+    g_count: Any
+    h_count: Any
+    starting: Any
+    status: Any
+
+
+@dataclass(frozen=True)
+class GaussNewtonSVD:
+    """Gauss–Newton with SVD least-squares steps and step halving, for the last digits of an
+    ill-conditioned fit (Nocedal & Wright 2006, §10.3: solving J·p = −r through the SVD of J avoids
+    JᵀJ, whose condition number is J's squared; ``jnp.linalg.lstsq``, singular values below
+    eps·max(m, n)·σ_max are dropped). A trial x + t·p is accepted when f is lower than f(x) and
+    finite (an objective that returns inf outside a feasible region thereby keeps the iterates inside
+    it); otherwise t is halved, at most ``max_halvings`` times. Stops (CONVERGED) when f reaches 0,
+    when an accepted step changes f by at most ``func_tol``, when the decrease the linear model
+    promises at the new point, f − ‖r + J·p‖², is at most ``func_tol`` or ``predicted_rtol``·f (below
+    the round-off of f), or when no fraction of the step decreases f; MAX_ITERATIONS after
+    ``max_iter`` accepted steps; NOT_FINITE when f is not finite at the start. Every trial is one
+    evaluation of r and J (f_count and g_count, minfx's counters)."""
+
+    func_tol: float | None = 1e-25
+    max_halvings: int = 40
+    predicted_rtol: float = 1e-14
+    constrained = False
+    scalar_code = True
+
+    def init(self, fun, prob: Problem) -> SVDState:
+        x0 = prob.x0
+        zi, zf = jnp.zeros((), jnp.int32), jnp.zeros((), x0.dtype)
+        return SVDState(x0, zf, jnp.zeros_like(x0), zf + 1.0, zi, zi, zi, zi, zi, jnp.asarray(True),
+                        zi + Status.RUNNING)
+
+    def step(self, fun, prob: Problem, s: SVDState) -> SVDState:
+        start = s.starting
+        x_t = jnp.where(start, s.x, s.x + s.t * s.p)
+        f_t = value(fun, x_t, prob.args)
+        r_t, J_t = _residuals_and_jacobian(fun, x_t, prob.args)
+        usable = jnp.isfinite(f_t) & jnp.all(jnp.isfinite(J_t)) & jnp.all(jnp.isfinite(r_t))
+        accept = start | (usable & (f_t < s.f))
+        iters = s.iters + jnp.where(~start & accept, 1, 0)
+        x = jnp.where(accept, x_t, s.x)
+        f = jnp.where(accept, f_t, s.f)
+        p_new = jnp.linalg.lstsq(J_t, -r_t)[0]
+        p_new = jnp.where(jnp.all(jnp.isfinite(p_new)), p_new, jnp.zeros_like(p_new))
+        q = r_t + matvec(J_t, p_new)
+        predicted = f_t - dot(q, q)               # the decrease the linear model promises
+        halvings = jnp.where(accept, 0, s.halvings + 1)
+        small = (f_t == 0.0) | (predicted <= self.predicted_rtol * f_t)
+        if self.func_tol is not None:
+            small = small | (~start & (jnp.abs(s.f - f_t) <= self.func_tol)) | (predicted <= self.func_tol)
+        conv = ((accept & small) | (~accept & (halvings > self.max_halvings))) & prob.converge
+        status = jnp.select([start & ~usable, conv, accept & (iters >= prob.max_iter)],
+                            [Status.NOT_FINITE, Status.CONVERGED, Status.MAX_ITERATIONS], Status.RUNNING)
+        return s._replace(x=x, f=f, p=jnp.where(accept, p_new, s.p), t=jnp.where(accept, 1.0, 0.5 * s.t),
+                          halvings=halvings.astype(jnp.int32), iters=iters.astype(jnp.int32),
+                          f_count=s.f_count + 1, g_count=s.g_count + 1, starting=jnp.asarray(False),
+                          status=status.astype(jnp.int32))
