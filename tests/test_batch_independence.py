@@ -122,12 +122,6 @@ def test_rg_point_524_gives_one_answer_alone_and_in_every_batch():
         np.testing.assert_allclose(alone.params["s2"][0], 0.905, rtol=1e-9)
 
 
-# Known gap: Newton–CG without constraints follows another path on two devices since the Moré–Thuente
-# abort (descent.py) joined the scalar-code programs (line-search trial counts differ; it ends at the
-# same minimum, bit for bit). Cause not found yet: the shard_mapped program fuses differently.
-TWO_DEVICES_NOT_YET = {("newton_cg", "none")}
-
-
 def test_two_cpu_devices_give_the_same_bits():
     """Every algorithm of SOLVERS, and point 524 through fit, on two CPU devices (a child process)."""
     script = textwrap.dedent("""
@@ -159,9 +153,6 @@ def test_two_cpu_devices_give_the_same_bits():
     for name, constraints in SOLVERS:
         one = minimise(rosenbrock, x0, a, A, B, solver=registry.build(name, constraints=constraints), max_iter=400)
         two = [got[f"{name}|{constraints}|{k}"] for k in FIELDS]
-        if (name, constraints) in TWO_DEVICES_NOT_YET:    # same minima, different paths (trial counts)
-            _assert_same(two[:2], _rows(one, slice(None))[:2], f"{name} with {constraints}: two devices vs one")
-            continue
         _assert_same(two, _rows(one, slice(None)), f"{name} with {constraints}: two devices vs one")
     alone = mfjax.fit(_rg_points().subset([0]), "m4", **FIT)
     _assert_same([got[f"fit|{k}"] for k in range(7)], _fit_rows(alone, 0), "point 524: two devices vs alone on one")
