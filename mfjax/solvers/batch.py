@@ -49,9 +49,10 @@ and the whole RG for relax's Newton).
 Several devices run the one-device program, not one program partitioned across them
 (``jax.shard_map``): XLA compiles a partitioned program through its SPMD pipeline, which clones
 computations and constants and reorders instructions, so its fusion pass groups the same operations
-differently (measured: Newton–CG's truncated CG, on 2 CPU devices, recomputed a Hessian–vector product
-inside the kernel of the CG update, which LLVM then contracted into FMAs where the one-device program
-did not; the first iterate already differed in the last bit, and line-search trial counts later).
+differently (measured: Newton–CG on 2 CPU devices, the optimised HLO of the partitioned program had a
+multiply-add kernel of the truncated CG, with the Hessian's entries recomputed inside, that the
+one-device program did not, so LLVM contracted other products into FMAs; the first iterate already
+differed in the last bit, later the line-search trial counts and iteration numbers).
 Scalar code does not help there: it makes a kernel's code independent of its width, not XLA's fusion
 independent of the pipeline. The cost is one compilation of the same program per device (an
 executable is bound to its device); measured on 1000 Rosenbrock problems, 2 CPU devices, 2 shared
