@@ -295,7 +295,7 @@ def _phase(run, problems, rows, started, pending, slots, stop_live, n_dev, q_len
     device; every problem's row goes back into ``rows`` (in place). Returns the indices of the
     problems still running."""
     per_dev = slots // n_dev
-    devices = jax.devices()[:n_dev]
+    devices = jax.devices()[:n_dev] if n_dev > 1 else [None]       # None: JAX's default device
     owner = np.full(slots, -1, np.int64)
     for j, i in enumerate(started):          # started problems, dealt round-robin over the devices
         owner[(j % n_dev) * per_dev + j // n_dev] = i
