@@ -82,11 +82,11 @@ def main():
     scalar_options, build = dict(batch._SCALAR_CODE_OPTIONS), batch._compiled.__wrapped__
     programs, code = {}, ["scalar"]
 
-    def compiled(fun, solver, n_devices):    # both programs kept, so that the rounds alternate warm
-        key = (code[0], fun, solver, n_devices)
+    def compiled(fun, solver):    # both programs kept, so that the rounds alternate warm
+        key = (code[0], fun, solver)
         if key not in programs:
             batch._SCALAR_CODE_OPTIONS = scalar_options if code[0] == "scalar" else {}
-            programs[key] = build(fun, solver, n_devices)
+            programs[key] = build(fun, solver)
         return programs[key]
 
     batch._compiled = compiled

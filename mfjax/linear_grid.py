@@ -84,14 +84,16 @@ def grid_search(problem, model: Model, experiment, lower, upper, inc, A=None, b=
     structure = (_Layout.of(experiment), slot_of, slot_scale, incs)
     size = -(-N // BLOCK) * BLOCK
     padded = {k: np.concatenate([v, np.repeat(v[-1:], size - N, axis=0)]) for k, v in args.items()}
-    axes_j = tuple(jnp.asarray(a) for a in axes)
-    feasible_j = jnp.asarray(by_rex[0])
-    parts = [_candidates(structure, {k: v[i:i + BLOCK] for k, v in padded.items()}, axes_j, feasible_j)
-             for i in range(0, size, BLOCK)]
-    cand, n_cand = (np.concatenate([np.asarray(p[k]) for p in parts])[:N] for k in range(2))
-    # the candidates' χ² from the model's own function, the first lowest wins (strict <, as minfx)
-    safe = np.maximum(cand, 0)
-    f = np.asarray(_exact(problem.fun, jnp.asarray(points[safe]), args))
+    # numpy arrays straight into the programs: jnp.asarray would compile a transfer per shape (jit(stage))
+    blocks = [{k: v[i:i + BLOCK] for k, v in padded.items()} for i in range(0, size, BLOCK)]
+    parts = [_candidates(structure, block, axes, by_rex[0]) for block in blocks]
+    cand, n_cand = (np.concatenate([np.asarray(p[k]) for p in parts]) for k in range(2))
+    # the candidates' χ² from the model's own function, the first lowest wins (strict <, as minfx); in
+    # the same blocks, so that no residue count compiles a program of its own
+    at = points[np.maximum(cand, 0)]
+    f = np.concatenate([np.asarray(_exact(problem.fun, at[i:i + BLOCK], block))
+                        for i, block in zip(range(0, size, BLOCK), blocks)])[:N]
+    cand, n_cand = cand[:N], n_cand[:N]
     key = np.where((cand >= 0) & (f < grid.F_START), f, np.inf)
     key = np.where(np.isnan(key), np.inf, key)
     best = np.argmin(key, axis=1)

@@ -152,12 +152,6 @@ def test_polished_dmg_points_give_one_answer_alone_and_in_every_batch():
                 assert np.array_equal(u, v), f"point {i} at {pos} of {order}: {u} vs {v}"
 
 
-# Known gap: Newton–CG without constraints follows another path on two devices since the Moré–Thuente
-# abort (descent.py) joined the scalar-code programs (line-search trial counts differ; it ends at the
-# same minimum, bit for bit). Cause not found yet: the shard_mapped program fuses differently.
-TWO_DEVICES_NOT_YET = {("newton_cg", "none")}
-
-
 def test_two_cpu_devices_give_the_same_bits():
     """Every algorithm of SOLVERS, the polish solver, and point 524 through fit, on two CPU devices (a child
     process)."""
@@ -192,9 +186,6 @@ def test_two_cpu_devices_give_the_same_bits():
     for name, constraints in SOLVERS:
         one = minimise(rosenbrock, x0, a, A, B, solver=registry.build(name, constraints=constraints), max_iter=400)
         two = [got[f"{name}|{constraints}|{k}"] for k in FIELDS]
-        if (name, constraints) in TWO_DEVICES_NOT_YET:    # same minima, different paths (trial counts)
-            _assert_same(two[:2], _rows(one, slice(None))[:2], f"{name} with {constraints}: two devices vs one")
-            continue
         _assert_same(two, _rows(one, slice(None)), f"{name} with {constraints}: two devices vs one")
     one = minimise(rosenbrock, x0, a, solver=GaussNewtonSVD(), max_iter=400)
     _assert_same([got[f"polish|{k}"] for k in FIELDS], _rows(one, slice(None)), "the polish solver: two devices vs one")

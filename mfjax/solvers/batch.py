@@ -6,8 +6,9 @@ device loop a finished slot takes the next queued problem at once (compaction by
 round trip); once the host has nothing left to hand out, the last stragglers are gathered into a
 tail batch. Fixed batch shapes per (function, solver), so nothing
 recompiles needlessly, and the cost follows the total number of steps, not N × the slowest
-problem. With several devices each device runs its own loop on its shard (``jax.shard_map``) and
-stops independently.
+problem. With several devices the host deals the slots and the queue out over them and calls the
+same one-device program on each (dispatched asynchronously, so they run together); each stops
+independently.
 
 Bitwise batch independence: a problem's result does not depend on its neighbours, its slot, the
 phase or the number of devices. XLA's fusion decisions, and with them where LLVM fuses a multiply
@@ -44,6 +45,22 @@ path (and the rest of the Newton family) keeps the vectorised code, and with it 
 measured before; so do the other solvers that are measured independent with it (steepest and
 coordinate descent, BFGS, the preconditioned CG, annealing, Adam: tests/test_batch_independence.py,
 and the whole RG for relax's Newton).
+
+Several devices run the one-device program, not one program partitioned across them
+(``jax.shard_map``): XLA compiles a partitioned program through its SPMD pipeline, which clones
+computations and constants and reorders instructions, so its fusion pass groups the same operations
+differently (measured: Newton–CG on 2 CPU devices, the optimised HLO of the partitioned program had a
+multiply-add kernel of the truncated CG, with the Hessian's entries recomputed inside, that the
+one-device program did not, so LLVM contracted other products into FMAs; the first iterate already
+differed in the last bit, later the line-search trial counts and iteration numbers).
+Scalar code does not help there: it makes a kernel's code independent of its width, not XLA's fusion
+independent of the pipeline. The cost is one compilation of the same program per device (an
+executable is bound to its device); measured on 1000 Rosenbrock problems, 2 CPU devices, 2 shared
+cores at load 6–8 (experiments/bench_devices.py, experiments/results/bench_devices.jsonl): Newton–CG
+compiles 4 programs in 8.3–10.1 s against 2 in 3.3–9.0 s, relax's Newton 4 in 6.7–10.5 s against 3
+in 6.8–9.9 s; warm, the same within the noise (Newton–CG 0.029–0.032 s of CPU against 0.026–0.032,
+Newton 0.061–0.063 against 0.060–0.063); one device is not changed (2 programs, 0.055–0.062 s against
+0.057–0.061).
 """
 from __future__ import annotations
 
@@ -54,7 +71,6 @@ import jax
 import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, PartitionSpec
 
 from mfjax.solvers.base import RESULT_FIELDS, Problem, Solver
 from mfjax.status import Status
@@ -129,9 +145,10 @@ def _per_problem(fun: Callable, solver: Solver):
 
 
 @functools.lru_cache(maxsize=None)
-def _compiled(fun: Callable, solver: Solver, n_devices: int):
-    """The jitted (and, with several devices, shard_mapped) slot runner: ONE program for every phase
-    (bulk, tail, a lone problem), so that a problem's arithmetic does not depend on the phase.
+def _compiled(fun: Callable, solver: Solver):
+    """The jitted slot runner of one device: ONE program for every phase (bulk, tail, a lone problem)
+    and every device (each runs it on its own slots), so that a problem's arithmetic does not depend
+    on the phase or the number of devices.
 
     ``run(prob, rows, owner, q_prob, q_owner, n_queue, more, max_steps, stop_live)`` works on
     one device's S slots (problem data ``prob``, packed state ``rows`` (S, K), problem index
@@ -154,7 +171,6 @@ def _compiled(fun: Callable, solver: Solver, n_devices: int):
         pack = jax.vmap(lambda one: jax.flatten_util.ravel_pytree(one)[0])
         step, start = jax.vmap(step_one), jax.vmap(init_one)
         n_slots, n_q = rows.shape[0], q_owner.shape[0]
-        n_queue = n_queue[0]
 
         def running(state, owner):
             return (owner >= 0) & (state.status == Status.RUNNING)
@@ -196,12 +212,8 @@ def _compiled(fun: Callable, solver: Solver, n_devices: int):
         init = (prob, unpack(rows), owner, jnp.zeros((), jnp.int32)) + out + (jnp.zeros((), jnp.int32),)
         c = collect_and_refill(jax.lax.while_loop(cond, body, (jnp.zeros((), jnp.int32), init))[1])
         prob, state, owner, taken, out_rows, out_owner, _ = c
-        return prob, pack(state), owner, taken[None], out_rows, out_owner
+        return prob, pack(state), owner, taken, out_rows, out_owner
 
-    if n_devices > 1:
-        mesh = Mesh(np.array(jax.devices()[:n_devices]), ("batch",))
-        batch, same = PartitionSpec("batch"), PartitionSpec()
-        run = jax.shard_map(run, mesh=mesh, in_specs=(batch,) * 6 + (same,) * 3, out_specs=batch, check_vma=False)
     scalar = getattr(solver, "scalar_code", False)
     return jax.jit(run, compiler_options={**_COMPILER_OPTIONS, **(_SCALAR_CODE_OPTIONS if scalar else {})})
 
@@ -247,7 +259,7 @@ def minimise(fun: Callable, x0, args, A=None, b=None, *, solver: Solver, max_ite
     if batch % n_dev or tail % n_dev or batch < 2 * n_dev or tail < 2 * n_dev:
         raise ValueError(f"batch_size {batch} and tail_size {tail} must be multiples of the {n_dev} devices, "
                          "with at least 2 slots per device")
-    run = _compiled(fun, solver, n_dev)
+    run = _compiled(fun, solver)
     blank = jax.eval_shape(_per_problem(fun, solver)[0], jax.tree.map(lambda a: a[0], problems))
     packing = _Packing(jax.tree.map(lambda leaf: np.zeros(leaf.shape, leaf.dtype), blank))
     rows = np.repeat(packing.blank_row[None], N, axis=0)     # every problem's state, host side
@@ -283,26 +295,32 @@ def _phase(run, problems, rows, started, pending, slots, stop_live, n_dev, q_len
     device; every problem's row goes back into ``rows`` (in place). Returns the indices of the
     problems still running."""
     per_dev = slots // n_dev
+    devices = jax.devices()[:n_dev] if n_dev > 1 else [None]       # None: JAX's default device
     owner = np.full(slots, -1, np.int64)
     for j, i in enumerate(started):          # started problems, dealt round-robin over the devices
         owner[(j % n_dev) * per_dev + j // n_dev] = i
     pick = np.where(owner >= 0, owner, 0)
-    state = (jax.tree.map(lambda a: a[pick], problems), rows[pick], owner.astype(np.int32))
+    on_device = [(jax.tree.map(lambda a: a[pick[mine]], problems), rows[pick[mine]], owner[mine].astype(np.int32))
+                 for mine in (slice(d * per_dev, (d + 1) * per_dev) for d in range(n_dev))]
+    states = [jax.device_put(state, dev) for state, dev in zip(on_device, devices)]
     while True:
         handed = [pending[d * q_len:(d + 1) * q_len] for d in range(n_dev)]
         rest = pending[n_dev * q_len:]
-        q_idx = np.concatenate([np.append(h, np.zeros(q_len - len(h), h.dtype)) for h in handed])
-        q_owner = np.concatenate([np.append(h, np.full(q_len - len(h), -1)) for h in handed]).astype(np.int32)
-        n_queue = np.array([len(h) for h in handed], np.int32)
-        *state, taken, out_rows, out_owner = run(
-            *state, jax.tree.map(lambda a: a[q_idx], problems), q_owner, n_queue, len(rest) > 0,
-            np.int32(chunk), np.int32(stop_live))
-        out_owner = np.asarray(out_owner)
+        outs = []
+        for state, h, dev in zip(states, handed, devices):     # dispatched asynchronously: devices run together
+            q_idx = np.append(h, np.zeros(q_len - len(h), h.dtype))
+            q_owner = np.append(h, np.full(q_len - len(h), -1)).astype(np.int32)
+            queue = jax.device_put((jax.tree.map(lambda a: a[q_idx], problems), q_owner, np.int32(len(h))), dev)
+            outs.append(run(*state, *queue, len(rest) > 0, np.int32(chunk), np.int32(stop_live)))
+        states = [out[:3] for out in outs]
+        out_owner = np.concatenate([np.asarray(out[5]) for out in outs])
+        out_rows = np.concatenate([np.asarray(out[4]) for out in outs])
         finished = out_owner >= 0
-        rows[out_owner[finished]] = np.asarray(out_rows)[finished]
-        pending = np.concatenate([h[t:] for h, t in zip(handed, np.asarray(taken))] + [rest])
+        rows[out_owner[finished]] = out_rows[finished]
+        pending = np.concatenate([h[int(out[3]):] for h, out in zip(handed, outs)] + [rest])
         report(int(finished.sum()))
-        owner, slot_rows = np.asarray(state[2]), np.asarray(state[1])
+        owner = np.concatenate([np.asarray(state[2]) for state in states])
+        slot_rows = np.concatenate([np.asarray(state[1]) for state in states])
         live = (owner >= 0) & (slot_rows[:, status_col] == Status.RUNNING)
         if len(pending) == 0 and live.reshape(n_dev, per_dev).sum(axis=1).max() <= stop_live:
             rows[owner[live]] = slot_rows[live]
