@@ -68,11 +68,14 @@ def main():
     parser.add_argument("--grids", action="store_true", help="also time every model's grid, direct vs linear")
     parser.add_argument("--repeats", type=int, default=2, help="warm selections timed (prune=True)")
     parser.add_argument("--no-prune", action="store_true", help="also time select(prune=False) and compare")
+    parser.add_argument("--batched", default="k", choices=["width", "k", "no"],
+                        help="select(batched=...): one engine call per shared width, per k, or model after model")
     args = parser.parse_args()
     _, truth, data = paper_grids.rex_grid()
     out = dict(versions=versions(), device=device_info(), cpu=cpu_info(), residues=data.n_residues,
                load_before=os.getloadavg())
-    select = lambda **k: mfjax.select(data, models=MODELS, criterion="AIC", **KW, **k)
+    out["batched"] = batched = False if args.batched == "no" else args.batched
+    select = lambda **k: mfjax.select(data, models=MODELS, criterion="AIC", batched=batched, **KW, **k)
     sel, wall, cpu = timed(select)
     out["first_s"] = dict(wall=wall, cpu=cpu)
     warm = []
@@ -82,6 +85,7 @@ def main():
         log(f"select (prune): {wall:.2f} s")
     out["select"] = dict(warm_prune_s=warm, chosen={m: int((sel.model == m).sum()) for m in MODELS + [""]},
                          fitted_per_model={m: int((~sel.pruned[j]).sum()) for j, m in enumerate(MODELS)},
+                         iterations_per_model={m: int(sel.fits[m].iterations.sum()) for m in MODELS},
                          m4_exact_points_of_fitted=int((sel.fits["m4"].chi2 < 1e-20).sum()),
                          rex0_points_chosen={m: int(((truth["rex"] == 0) & (sel.model == m)).sum()) for m in MODELS})
     if args.no_prune:
