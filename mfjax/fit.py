@@ -213,7 +213,8 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     start, grid_count = _single_start(job, linear=linear_grid_search and not shared_programs)
     if model.n_params:
         res = batch.minimise(problem.fun, start, problem.args, job.A, job.b, solver=job.solver,
-                             max_iter=job.options["max_iter"], n_devices=n_devices, progress=progress, one_width=shared_programs)
+                             max_iter=job.options["max_iter"], n_devices=n_devices, progress=progress,
+                             one_width=shared_programs)
         return _finish(job, res.x, res.f, res[2:6], res.status.copy(), grid_count)
     n = job.data.n_residues
     size = -(-n // 256) * 256         # a fixed shape for any residue count (rows repeated)
@@ -293,11 +294,9 @@ def _single_start(job: _Job, linear: bool):
     if linear and linear_grid.covers(model, o["diffusion"], int(np.prod(inc))):
         own = problem if not o["shared_programs"] else residue_problem(
             job.data, model, diffusion=o["diffusion"], r=o["r"], csa=o["csa"], vectors=o["vectors"])
-        lower, upper = models.grid_bounds(model, o["grid_bounds"])
-        A, b = models.linear_constraints(model, tm=float(o["diffusion"].tm))
-        own_scales = np.asarray(own.scales)
-        start, _, grid_count = linear_grid.grid_search(own, model, job.data.experiment, lower / own_scales,
-                                                       upper / own_scales, inc, *((A, b) if Ac is not None else (None, None)))
+        lower, upper = (bound / np.asarray(own.scales) for bound in models.grid_bounds(model, o["grid_bounds"]))
+        A, b = models.linear_constraints(model, tm=float(o["diffusion"].tm)) if Ac is not None else (None, None)
+        start, _, grid_count = linear_grid.grid_search(own, model, job.data.experiment, lower, upper, inc, A, b)
         return _pad_columns(np.asarray(start), size), grid_count
     lower, upper = (_pad_columns(bound, size) for bound in models.grid_bounds(model, o["grid_bounds"]))
     start, _, grid_count = grid.grid_search(problem.fun, problem.args, lower / scales, upper / scales,

@@ -143,7 +143,7 @@ def _subset_options(fit_options, rows, n):
 
 def _fit_rows(data, names, rows, fit_options, batched) -> dict:
     """{name: FitResult} of each model of ``names`` fitted on the residues ``rows[name]`` only: with
-    ``batched`` all of them through :func:`mfjax.fit.fit_batch` (one engine call per shared program),
+    ``batched`` all of them through ``fit_batch`` of :mod:`mfjax.fit` (one engine call per shared program),
     else one ``fit`` after another. The other residues are SKIPPED_CANNOT_WIN with NaN parameters and
     χ² and zero counts."""
     n = data.n_residues
@@ -216,7 +216,7 @@ def select(data, models=tuple(f"m{i}" for i in range(10)), criterion="AIC", scop
 
     batched: False (the default): one ``fit`` per model, each through its own compiled programs (the
     fastest warm); "k": the models with the same k as ONE engine call of (model, residue) problems
-    through the shared programs (:func:`mfjax.fit.fit_batch`; pruning as above between the calls:
+    through the shared programs (``fit_batch`` of :mod:`mfjax.fit`; pruning as above between the calls:
     compiles one solver program for m1–m5 and m9, the fastest first call); "width": one engine call
     per shared program width (m1–m5 and m9 together, then m6–m8 on the residues where they can still
     win; pruning only between the widths, so more fits). A (model, residue) fit through the shared
