@@ -333,6 +333,7 @@ _SETTINGS = ("diffusion", "r", "csa", "grid_inc", "grid_bounds", "algorithm", "l
              "start_kind", "seed", "linear_grid_search")
 
 
+@x64
 def fit_batch(jobs, one_width=False, n_devices=None, progress=None) -> list[FitResult]:
     """Several fits through the shared programs as few engine calls as possible: ``jobs`` is a list of
     (data, model, options) with ``options`` :func:`fit`'s keyword arguments (every job the same solver
@@ -346,7 +347,10 @@ def fit_batch(jobs, one_width=False, n_devices=None, progress=None) -> list[FitR
     one_width: as ``batch.minimise`` (True: the tail's width for every problem, as ``fit_models``)."""
     results, groups = [None] * len(jobs), {}
     for i, (data, model, options) in enumerate(jobs):
-        options = dict(_FIT_DEFAULTS, **options, shared_programs=True)
+        unknown = sorted(set(options) - set(_FIT_DEFAULTS))
+        if unknown:
+            raise ValueError(f"unknown fit options {unknown} for model {model!r}")
+        options = {**_FIT_DEFAULTS, **options, "shared_programs": True}
         if models.get_model(model).n_params == 0 or int(options["starts"]) > 1:
             results[i] = fit(data, model, n_devices=n_devices, **options)
             continue

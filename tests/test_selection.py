@@ -152,6 +152,8 @@ def test_batched_selection_is_bitwise_per_model():
             np.testing.assert_array_equal(sel.pruned[names.index("m5")], m0_aic < 6)
         else:                                          # also where m1–m3, m9 (k ≤ 2) reached AIC < 6
             assert sel.pruned[names.index("m5")].sum() == 5 > (m0_aic < 6).sum()
+    with pytest.raises(ValueError, match="unknown fit options"):
+        fit_batch([(data, "m1", {"grid_incs": 5})])
     # with a grid small enough for the direct search in both, fit_batch is fit through the shared programs
     small = dict(grid_inc=5, **KW)
     for m in ("m2", "m4"):
