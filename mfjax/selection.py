@@ -71,7 +71,7 @@ class Selection:
     residues: tuple[str, ...]
     model: np.ndarray          # (n,) chosen model names ("" where no model is selectable)
     criterion_name: str
-    criterion: np.ndarray      # (n_models, n) criterion values (NaN: not selectable)
+    criterion: np.ndarray      # (n_models, n) criterion values (NaN: not fitted or undefined, see ``status``)
     selectable: np.ndarray     # (n_models, n) bool: usable fit, not eliminated, criterion defined
     eliminated: np.ndarray     # (n_models, n) bool: removed by relax's elimination rules
     fits: dict                 # model name -> FitResult
