@@ -5,11 +5,12 @@
 Times, in one process: the first selection (compilation included), then warm selections with
 ``prune=True`` (the default: models fitted in order of k, residues skipped where a model cannot win);
 with ``--no-prune`` also ``prune=False`` (every model fitted to every residue), checking that both
-choose the same model for every residue. With ``--grids`` also times each model's grid search, direct (``mfjax.solvers.grid``)
+choose the same model for every residue. ``--batched k|width`` times ``select(batched=...)`` instead
+of model after model (``no``, the default) and checks its choices against it point by point. With ``--grids`` also times each model's grid search, direct (``mfjax.solvers.grid``)
 against linear (``mfjax.linear_grid``), warm, and counts the residues where they choose different
 points. Prints ONE JSON document (versions, device, load averages before and after).
 
-    flock /tmp/bench.lock python experiments/bench_select.py [--grids] [--no-prune] [--repeats 2]
+    flock /tmp/bench.lock python experiments/bench_select.py [--batched no|k|width] [--grids] [--no-prune] [--repeats 2]
 """
 from __future__ import annotations
 
@@ -68,11 +69,14 @@ def main():
     parser.add_argument("--grids", action="store_true", help="also time every model's grid, direct vs linear")
     parser.add_argument("--repeats", type=int, default=2, help="warm selections timed (prune=True)")
     parser.add_argument("--no-prune", action="store_true", help="also time select(prune=False) and compare")
+    parser.add_argument("--batched", default="no", choices=["width", "k", "no"],
+                        help="select(batched=...): one engine call per shared width, per k, or model after model")
     args = parser.parse_args()
     _, truth, data = paper_grids.rex_grid()
     out = dict(versions=versions(), device=device_info(), cpu=cpu_info(), residues=data.n_residues,
                load_before=os.getloadavg())
-    select = lambda **k: mfjax.select(data, models=MODELS, criterion="AIC", **KW, **k)
+    out["batched"] = batched = False if args.batched == "no" else args.batched
+    select = lambda **k: mfjax.select(data, models=MODELS, criterion="AIC", batched=batched, **KW, **k)
     sel, wall, cpu = timed(select)
     out["first_s"] = dict(wall=wall, cpu=cpu)
     warm = []
@@ -82,8 +86,12 @@ def main():
         log(f"select (prune): {wall:.2f} s")
     out["select"] = dict(warm_prune_s=warm, chosen={m: int((sel.model == m).sum()) for m in MODELS + [""]},
                          fitted_per_model={m: int((~sel.pruned[j]).sum()) for j, m in enumerate(MODELS)},
+                         iterations_per_model={m: int(sel.fits[m].iterations.sum()) for m in MODELS},
                          m4_exact_points_of_fitted=int((sel.fits["m4"].chi2 < 1e-20).sum()),
                          rex0_points_chosen={m: int(((truth["rex"] == 0) & (sel.model == m)).sum()) for m in MODELS})
+    if batched:                      # the same choices, point by point, as model after model?
+        seq = mfjax.select(data, models=MODELS, criterion="AIC", batched=False, **KW)
+        out["select"]["same_choice_as_sequential"] = bool(np.array_equal(seq.model, sel.model))
     if args.no_prune:
         timed(lambda: select(prune=False))                       # compiles the fits that pruning skipped
         full, wall, cpu = timed(lambda: select(prune=False))

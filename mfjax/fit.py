@@ -3,6 +3,7 @@ then Newton (GMW) with a line search inside the Method of Multipliers — for al
 from __future__ import annotations
 
 import html
+import inspect
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -205,17 +206,63 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     the better of the fit and the polish kept; its status and counts are in ``FitResult.polish``.
     Returns a :class:`FitResult`.
     """
-    if preset is not None:
-        chosen = presets.get_preset(preset)
-        func_tol, grad_tol, max_iter, constraints = (chosen.func_tol, chosen.grad_tol, chosen.max_iter,
-                                                     chosen.constraints)
-    solver = registry.build(algorithm, line_search, hessian_mod, constraints, func_tol=func_tol,
-                            grad_tol=grad_tol)      # validates the settings up front
-    starts = int(starts)
-    if starts < 1 or start_kind not in multistart.START_KINDS:
+    job = _setup(data, model, diffusion=diffusion, r=r, csa=csa, vectors=vectors, x0=x0, grid_inc=grid_inc,
+                 grid_bounds=grid_bounds, algorithm=algorithm, line_search=line_search, hessian_mod=hessian_mod,
+                 constraints=constraints, func_tol=func_tol, grad_tol=grad_tol, max_iter=max_iter, preset=preset,
+                 shared_programs=shared_programs, starts=starts, start_kind=start_kind, seed=seed,
+                 linear_grid_search=linear_grid_search, polish=polish)
+    model, problem = job.model, job.problem
+    if not job.single:
+        x, chi2, counts, status, grid_count, multiple_minima = _multistart(
+            problem, model, x0, job.starts, start_kind, seed, grid_inc, grid_bounds, job.A, job.b, job.solver,
+            job.options["max_iter"], n_devices, progress)
+        return _finish(job, x, chi2, counts, status, grid_count, multiple_minima, n_devices)
+    start, grid_count = _single_start(job, linear=linear_grid_search and not shared_programs)
+    if model.n_params:
+        res = batch.minimise(problem.fun, start, problem.args, job.A, job.b, solver=job.solver,
+                             max_iter=job.options["max_iter"], n_devices=n_devices, progress=progress,
+                             one_width=shared_programs)
+        return _finish(job, res.x, res.f, res[2:6], res.status.copy(), grid_count, n_devices=n_devices)
+    n = job.data.n_residues
+    size = -(-n // 256) * 256         # a fixed shape for any residue count (rows repeated)
+    pick = np.minimum(np.arange(size), n - 1)
+    chi2 = np.asarray(batch.evaluate(problem.fun, np.zeros((size, 0)),
+                                     {k: np.asarray(v)[pick] for k, v in problem.args.items()}))[:n]
+    counts = (np.zeros(n, np.int64), np.ones(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64))
+    return _finish(job, start, chi2, counts, np.full(n, Status.NO_PARAMETERS, np.int32), grid_count)
+
+
+@dataclass
+class _Job:
+    """One model's fit of :func:`fit`, set up: the problem and what the end of the fit needs."""
+
+    model: models.Model
+    data: RelaxationData        # the data with the residues not fitted masked out
+    problem: object             # objective.Problem
+    A: np.ndarray
+    b: np.ndarray
+    solver: object
+    skipped: np.ndarray         # (n,) bool: not fitted (too few points)
+    n_points: np.ndarray
+    single: bool                # one start per residue
+    starts: int
+    options: dict               # fit's keyword arguments (the FitResult's settings)
+
+
+def _setup(data, model, **o) -> _Job:
+    """Validates fit's arguments ``o`` and builds the residues' problem, constraints and solver."""
+    if o["preset"] is not None:
+        chosen = presets.get_preset(o["preset"])
+        o.update(func_tol=chosen.func_tol, grad_tol=chosen.grad_tol, max_iter=chosen.max_iter,
+                 constraints=chosen.constraints)
+    solver = registry.build(o["algorithm"], o["line_search"], o["hessian_mod"], o["constraints"],
+                            func_tol=o["func_tol"], grad_tol=o["grad_tol"])      # validates the settings up front
+    starts = int(o["starts"])
+    if starts < 1 or o["start_kind"] not in multistart.START_KINDS:
         raise ValueError(f"starts must be >= 1 and start_kind one of {multistart.START_KINDS}, "
-                         f"got {starts} and {start_kind!r}")
+                         f"got {starts} and {o['start_kind']!r}")
     model = models.get_model(model)
+    grid_bounds = o["grid_bounds"]
     if not isinstance(grid_bounds, str) and isinstance(grid_bounds, Mapping):
         sanity.parameters({k: np.ravel(v) for k, v in grid_bounds.items()}, what="grid bound")
     if not isinstance(data, RelaxationData):
@@ -225,56 +272,55 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     if skipped.any():     # not fitted: their data are hidden from the solver, which then stops at once
         data = RelaxationData(data.experiment, data.values, data.errors, data.mask & ~skipped[:, None], data.residues)
     single = starts == 1 or not model.n_params
-    pad = single and (algorithm, hessian_mod) in _PADDING_SAFE
-    problem = residue_problem(data, model, diffusion=diffusion, r=r, csa=csa, vectors=vectors,
-                              generic=shared_programs, pad=pad)
-    n, scales = data.n_residues, np.asarray(problem.scales)
-    size = scales.shape[0]        # the parameter vector's length (padded beyond n_params in shared programs)
+    pad = single and (o["algorithm"], o["hessian_mod"]) in _PADDING_SAFE
+    diffusion = o["diffusion"]
+    problem = residue_problem(data, model, diffusion=diffusion, r=o["r"], csa=o["csa"], vectors=o["vectors"],
+                              generic=o["shared_programs"], pad=pad)
+    size = np.asarray(problem.scales).shape[0]   # the parameter vector's length (padded beyond n_params if shared)
     tm = None if model.local_tm or diffusion is None else float(diffusion.tm)
     A, b = models.linear_constraints(model, tm=tm)
-    if shared_programs:
+    if o["shared_programs"]:
         A, b = _pad_constraints(A, b, _constraint_rows(shared_size(model.n_params)), size)
+    return _Job(model, data, problem, A, b, solver, skipped, n_points, single, starts, o)
 
+
+def _single_start(job: _Job, linear: bool):
+    """The (n, size) scaled start of every residue (x0, or the grid search's best point; padding entries
+    0) and the grid points evaluated (n,). linear: through :mod:`mfjax.linear_grid` where it covers the model
+    (its grid search runs on the model's own χ², so the same point as ``fit``'s default)."""
+    model, problem, o = job.model, job.problem, job.options
+    n, scales = job.data.n_residues, np.asarray(job.problem.scales)
+    size = scales.shape[0]
     grid_count = np.zeros(n, np.int64)
-    multiple_minima = np.zeros(n, bool)
-    if not single:
-        x, chi2, counts, status, grid_count, multiple_minima = _multistart(
-            problem, model, x0, starts, start_kind, seed, grid_inc, grid_bounds, A, b, solver, max_iter,
-            n_devices, progress)
-    elif x0 is not None:
-        start = _pad_columns(_start_points(x0, model, n), size) / scales
-    elif model.n_params:          # padding entries: one grid point, 0
-        inc = _grid_inc(grid_inc, model)
-        Ac, bc = (A, b) if solver.constrained else (None, None)
-        if linear_grid_search and not shared_programs and linear_grid.covers(model, diffusion, int(np.prod(inc))):
-            lower, upper = models.grid_bounds(model, grid_bounds)
-            start, _, grid_count = linear_grid.grid_search(problem, model, data.experiment, lower / scales,
-                                                           upper / scales, inc, Ac, bc)
-        else:
-            lower, upper = (_pad_columns(bound, size) for bound in models.grid_bounds(model, grid_bounds))
-            start, _, grid_count = grid.grid_search(problem.fun, problem.args, lower / scales, upper / scales,
-                                                    _pad_columns(inc, size, 1), Ac, bc)
-        start = np.asarray(start)
-    else:
-        start = np.zeros((n, 0))
+    if o["x0"] is not None:
+        return _pad_columns(_start_points(o["x0"], model, n), size) / scales, grid_count
+    if not model.n_params:
+        return np.zeros((n, 0)), grid_count
+    inc = _grid_inc(o["grid_inc"], model)
+    Ac, bc = (job.A, job.b) if job.solver.constrained else (None, None)
+    if linear and linear_grid.covers(model, o["diffusion"], int(np.prod(inc))):
+        own = problem if not o["shared_programs"] else residue_problem(
+            job.data, model, diffusion=o["diffusion"], r=o["r"], csa=o["csa"], vectors=o["vectors"])
+        lower, upper = (bound / np.asarray(own.scales) for bound in models.grid_bounds(model, o["grid_bounds"]))
+        A, b = models.linear_constraints(model, tm=float(o["diffusion"].tm)) if Ac is not None else (None, None)
+        start, _, grid_count = linear_grid.grid_search(own, model, job.data.experiment, lower, upper, inc, A, b)
+        return _pad_columns(np.asarray(start), size), grid_count
+    lower, upper = (_pad_columns(bound, size) for bound in models.grid_bounds(model, o["grid_bounds"]))
+    start, _, grid_count = grid.grid_search(problem.fun, problem.args, lower / scales, upper / scales,
+                                            _pad_columns(inc, size, 1), Ac, bc)
+    return np.asarray(start), grid_count
 
-    if single and model.n_params:
-        res = batch.minimise(problem.fun, start, problem.args, A, b, solver=solver, max_iter=max_iter,
-                              n_devices=n_devices, progress=progress, one_width=shared_programs)
-        x, chi2 = res.x, res.f
-        counts = res.iterations, res.f_count, res.g_count, res.h_count
-        status = res.status.copy()
-    elif single:
-        size = -(-n // 256) * 256         # a fixed shape for any residue count (rows repeated)
-        pick = np.minimum(np.arange(size), n - 1)
-        x, chi2 = start, np.asarray(batch.evaluate(problem.fun, np.zeros((size, 0)),
-                                                   {k: np.asarray(v)[pick] for k, v in problem.args.items()}))[:n]
-        counts = (np.zeros(n, np.int64), np.ones(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64))
-        status = np.full(n, Status.NO_PARAMETERS, np.int32)
 
+def _finish(job: _Job, x, chi2, counts, status, grid_count, multiple_minima=None, n_devices=None) -> FitResult:
+    """The FitResult of a set-up fit from the solver's scaled end points ``x`` (n, size), χ², counts
+    (iterations, f, g, h) and status: polished if asked, corners marked, residues not fitted blanked,
+    SI parameters."""
+    model, problem, skipped, n_points = job.model, job.problem, job.skipped, job.n_points
+    x, status = np.asarray(x), np.asarray(status, np.int32).copy()
+    scales = np.asarray(problem.scales)
     polished = None
-    if polish and model.n_params:
-        Ap, bp = (A, b) if solver.constrained else (None, None)
+    if job.options["polish"] and model.n_params:
+        Ap, bp = (job.A, job.b) if job.solver.constrained else (None, None)
         done = polish_stage.polish(problem.fun, problem.args, model, x, chi2, Ap, bp, n_devices=n_devices)
         x, chi2 = done.x, done.chi2
         polished = {k: np.where(skipped, 0, getattr(done, k)) for k in ("iterations", "f_count", "g_count")}
@@ -290,17 +336,60 @@ def fit(data: RelaxationData, model="m4", diffusion=None, r=NH_BOND_LENGTH, csa=
     chi2 = np.where(skipped, np.nan, np.asarray(chi2))
     counts = [np.where(skipped, 0, np.asarray(c)) for c in counts]
     grid_count = np.where(skipped, 0, grid_count)
-    settings = dict(diffusion=diffusion, r=r, csa=csa, grid_inc=grid_inc, grid_bounds=grid_bounds,
-                    algorithm=algorithm, line_search=line_search, hessian_mod=hessian_mod, constraints=constraints,
-                    preset=preset, shared_programs=shared_programs,
-                    func_tol=func_tol, grad_tol=grad_tol, max_iter=max_iter, x0_given=x0 is not None,
-                    vectors=vectors, starts=starts, start_kind=start_kind, seed=seed,
-                    linear_grid_search=linear_grid_search, polish=bool(polish))
-    return FitResult(model=model.name, residues=tuple(data.residues), params=params, chi2=np.asarray(chi2),
+    settings = {k: job.options[k] for k in _SETTINGS}
+    settings["x0_given"] = job.options["x0"] is not None
+    if multiple_minima is None:
+        multiple_minima = np.zeros(len(status), bool)
+    return FitResult(model=model.name, residues=tuple(job.data.residues), params=params, chi2=np.asarray(chi2),
                      iterations=np.asarray(counts[0]), f_count=np.asarray(counts[1]), g_count=np.asarray(counts[2]),
                      h_count=np.asarray(counts[3]), status=status, grid_count=np.asarray(grid_count),
                      n_points=n_points, settings=settings, multiple_minima=multiple_minima,
                      polish=polished)
+
+
+_SETTINGS = ("diffusion", "r", "csa", "grid_inc", "grid_bounds", "algorithm", "line_search", "hessian_mod",
+             "constraints", "preset", "shared_programs", "func_tol", "grad_tol", "max_iter", "vectors", "starts",
+             "start_kind", "seed", "linear_grid_search", "polish")
+
+
+@x64
+def fit_batch(jobs, one_width=False, n_devices=None, progress=None) -> list[FitResult]:
+    """Several fits through the shared programs as few engine calls as possible: ``jobs`` is a list of
+    (data, model, options) with ``options`` :func:`fit`'s keyword arguments (every job the same solver
+    settings; data, r, csa, vectors may differ). Each job is set up as ``fit(data, model,
+    shared_programs=True, **options)`` does, except that its grid search goes through
+    :mod:`mfjax.linear_grid` where that covers the model (the point of ``fit``'s default search); the
+    jobs whose problems share one function and solver (e.g. m1–m5 and m9 padded to 3 parameters, with one
+    tensor) are then minimised as ONE batch of (job, residue) problems. The engine's results do not depend
+    on the other problems of the batch (:mod:`mfjax.solvers.batch`), so each job's FitResult is bitwise
+    the one it gets alone. Jobs with several starts or no parameters run through :func:`fit` on their own.
+    one_width: as ``batch.minimise`` (True: the tail's width for every problem, as ``fit_models``)."""
+    results, groups = [None] * len(jobs), {}
+    for i, (data, model, options) in enumerate(jobs):
+        unknown = sorted(set(options) - set(_FIT_DEFAULTS))
+        if unknown:
+            raise ValueError(f"unknown fit options {unknown} for model {model!r}")
+        options = {**_FIT_DEFAULTS, **options, "shared_programs": True}
+        if models.get_model(model).n_params == 0 or int(options["starts"]) > 1:
+            results[i] = fit(data, model, n_devices=n_devices, **options)
+            continue
+        job = _setup(data, model, **options)
+        start, grid_count = _single_start(job, linear=options["linear_grid_search"])
+        groups.setdefault((job.problem.fun, job.solver, start.shape[1]), []).append((i, job, start, grid_count))
+    for (fun, solver, size), members in groups.items():
+        n = [m[1].data.n_residues for m in members]
+        cat = lambda arrays: np.concatenate([np.asarray(a) for a in arrays])
+        per = lambda job, a: np.broadcast_to(np.asarray(a, np.float64), (job.data.n_residues,) + np.shape(a))
+        res = batch.minimise(fun, cat([m[2] for m in members]),
+                             jax.tree.map(lambda *a: cat(a), *[m[1].problem.args for m in members]),
+                             cat([per(m[1], m[1].A) for m in members]), cat([per(m[1], m[1].b) for m in members]),
+                             solver=solver, max_iter=cat([per(m[1], m[1].options["max_iter"]) for m in members]),
+                             n_devices=n_devices, progress=progress, one_width=one_width)
+        edges = np.cumsum([0] + n)
+        for (i, job, _, grid_count), lo, hi in zip(members, edges[:-1], edges[1:]):
+            part = [np.asarray(a)[lo:hi] for a in res]
+            results[i] = _finish(job, part[0], part[1], part[2:6], part[6], grid_count, n_devices=n_devices)
+    return results
 
 
 @x64
@@ -319,6 +408,10 @@ def fit_models(data: RelaxationData, names=("m0", "m1", "m2", "m3", "m4", "m5", 
         out[model.name] = fit(data, model, diffusion=None if model.local_tm else diffusion,
                               shared_programs=True, **kwargs)
     return out
+
+
+_FIT_DEFAULTS = {name: p.default for name, p in inspect.signature(fit).parameters.items()
+                 if name not in ("data", "model", "n_devices", "progress")}   # fit's keyword defaults
 
 
 def _multistart(problem, model, x0, starts, start_kind, seed, grid_inc, grid_bounds, A, b, solver, max_iter,

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mfjax.fit import FitResult, fit
+from mfjax.fit import FitResult, fit, fit_batch
 from mfjax.models import PARAMETERS, deconvolve, get_model
+from mfjax.objective import shared_size
 from mfjax._x64 import x64
-from mfjax.status import Status
+from mfjax.status import Status, status_names
 
 CRITERIA = ("AIC", "AICc", "BIC")
 LOCAL_TM_LIMIT = 50e-9     # s, relax's c1
@@ -70,7 +71,7 @@ class Selection:
     residues: tuple[str, ...]
     model: np.ndarray          # (n,) chosen model names ("" where no model is selectable)
     criterion_name: str
-    criterion: np.ndarray      # (n_models, n) criterion values (NaN: not selectable)
+    criterion: np.ndarray      # (n_models, n) criterion values (NaN: not fitted or undefined, see ``status``)
     selectable: np.ndarray     # (n_models, n) bool: usable fit, not eliminated, criterion defined
     eliminated: np.ndarray     # (n_models, n) bool: removed by relax's elimination rules
     fits: dict                 # model name -> FitResult
@@ -78,12 +79,16 @@ class Selection:
     chi2: np.ndarray           # (n,) the winner's χ²
     index: np.ndarray          # (n,) index of the winner in ``models`` (−1: none)
     pruned: np.ndarray | None = None   # (n_models, n) bool: not fitted, the model could not win (``prune``)
+    status: np.ndarray | None = None   # (n_models, n) Status codes: each fit's, CRITERION_UNDEFINED where its
+                                       # criterion is NaN for another reason: every NaN criterion has a code
 
     def columns(self) -> dict:
         cols = {"residue": list(self.residues), "model": list(self.model), "chi2": self.chi2}
         cols.update(self.params)
         for j, name in enumerate(self.models):
             cols[f"{self.criterion_name}_{name}"] = self.criterion[j]
+            if self.status is not None:     # why a criterion is NaN (SKIPPED_CANNOT_WIN, CRITERION_UNDEFINED, ...)
+                cols[f"status_{name}"] = status_names(self.status[j])
         return cols
 
     def merged(self) -> FitResult:
@@ -136,13 +141,34 @@ def _subset_options(fit_options, rows, n):
     return out
 
 
-def _fit_rows(data, name, rows, fit_options) -> FitResult:
-    """``fit`` of model ``name`` on the residues ``rows`` only; the others are SKIPPED_CANNOT_WIN with
-    NaN parameters and χ² and zero counts."""
+def _fit_rows(data, names, rows, fit_options, batched) -> dict:
+    """{name: FitResult} of each model of ``names`` fitted on the residues ``rows[name]`` only: with
+    ``batched`` all of them through ``fit_batch`` of :mod:`mfjax.fit` (one engine call per shared program),
+    else one ``fit`` after another. The other residues are SKIPPED_CANNOT_WIN with NaN parameters and
+    χ² and zero counts."""
     n = data.n_residues
-    if len(rows) == n:
-        return fit(data, name, **fit_options)
-    part = fit(data.subset(rows), name, **_subset_options(fit_options, rows, n)) if len(rows) else None
+    jobs = [(name, rows[name]) for name in names if len(rows[name])]
+
+    def part(r, options):
+        """(data, options) of the residues r."""
+        return (data, options) if len(r) == n else (data.subset(r), _subset_options(options, r, n))
+
+    if batched:
+        options = {k: v for k, v in fit_options.items() if k not in ("n_devices", "progress")}
+        done = fit_batch([(sub, name, opts) for name, r in jobs for sub, opts in [part(r, options)]],
+                         n_devices=fit_options.get("n_devices"), progress=fit_options.get("progress"))
+    else:
+        done = [fit(sub, name, **opts) for name, r in jobs for sub, opts in [part(r, fit_options)]]
+    out = {name: _expand(data, name, rows[name], None, fit_options) for name in names}
+    out.update({name: _expand(data, name, r, res, fit_options) for (name, r), res in zip(jobs, done)})
+    return out
+
+
+def _expand(data, name, rows, part, fit_options) -> FitResult:
+    """The FitResult ``part`` of model ``name`` on the residues ``rows`` (None: none fitted) on all residues."""
+    n = data.n_residues
+    if part is not None and len(rows) == n:
+        return part
 
     def full(values, fill, dtype):
         out = np.full(n, fill, dtype)
@@ -174,7 +200,7 @@ def _names(model):
 
 @x64
 def select(data, models=tuple(f"m{i}" for i in range(10)), criterion="AIC", scope="local", eliminate=True,
-           prune=True, **fit_options) -> Selection:
+           prune=True, batched=False, **fit_options) -> Selection:
     """Fit every model of ``models`` to ``data`` with ``mfjax.fit(**fit_options)`` and pick one per
     residue by ``criterion`` ("AIC", "AICc", "BIC").
 
@@ -185,10 +211,21 @@ def select(data, models=tuple(f"m{i}" for i in range(10)), criterion="AIC", scop
 
     prune (scope "local"): the models are fitted in order of their number of parameters k, and a
     residue is not fitted with a model whose criterion cannot beat the best selectable one so far even
-    at χ² = 0 (lower bound 2k for AIC, k·ln n for BIC, AICc's at χ² = 0; a strict >): the chosen models
+    at χ² = 0 (lower bound 2k for AIC, k·ln n for BIC, AICc's at χ² = 0; a strict >), or whose criterion
+    is undefined there (AICc with n ≤ k + 1): the chosen models
     are exactly those of ``prune=False``; the pruned fits have status SKIPPED_CANNOT_WIN, NaN χ² and
-    parameters, NaN criterion, and ``Selection.pruned`` marks them. prune=False fits every model to
-    every residue (every model's χ² and criterion).
+    parameters, NaN criterion (``Selection.status`` and ``Selection.pruned`` mark them). prune=False
+    fits every model to every residue (every model's χ² and criterion; on the paper's Rex Grid 38 s
+    warm against 1–2 s, README "Errors, model selection and multiple minima").
+
+    batched: False (the default): one ``fit`` per model, each through its own compiled programs (the
+    fastest warm); "k": the models with the same k as ONE engine call of (model, residue) problems
+    through the shared programs (``fit_batch`` of :mod:`mfjax.fit`; pruning as above between the calls:
+    compiles one solver program for m1–m5 and m9, the fastest first call); "width": one engine call
+    per shared program width (m1–m5 and m9 together, then m6–m8 on the residues where they can still
+    win; pruning only between the widths, so more fits). A (model, residue) fit through the shared
+    programs is bitwise the same whatever else is in its batch; its round-off differs from the
+    model's own programs (the same minima).
     """
     if criterion not in CRITERIA:
         raise ValueError(f"unknown criterion {criterion!r}; use one of {CRITERIA}")
@@ -201,14 +238,19 @@ def select(data, models=tuple(f"m{i}" for i in range(10)), criterion="AIC", scop
     tm = None if diffusion is None else float(diffusion.tm)
     n_points = np.asarray(data.n_points)
     prune = prune and scope == "local"
+    if batched not in (False, "k", "width"):
+        raise ValueError(f"batched must be False, 'k' or 'width', got {batched!r}")
     fits, best = {}, np.full(data.n_residues, np.inf)       # best: the lowest selectable criterion so far
-    for name in sorted(names, key=lambda m: get_model(m).n_params):        # stable: the given order per k
-        k_model = get_model(name).n_params
-        rows = np.flatnonzero(~(lower_bound(k_model, n_points, criterion) > best)) if prune \
-            else np.arange(data.n_residues)
-        fits[name] = _fit_rows(data, name, rows, fit_options)
-        if prune:
-            value, ok = _selectable_values(name, fits[name], n_points, criterion, eliminate, tm)
+    order = sorted(names, key=lambda m: get_model(m).n_params)           # stable: the given order per k
+    key = {"width": lambda m: shared_size(get_model(m).n_params), "k": lambda m: get_model(m).n_params,
+           False: order.index}[batched]
+    for step in sorted({key(m) for m in order}):          # batched: one step per shared program's width
+        group = [m for m in order if key(m) == step]
+        rows = {m: np.flatnonzero(lower_bound(get_model(m).n_params, n_points, criterion) <= best) if prune
+                else np.arange(data.n_residues) for m in group}
+        fits.update(_fit_rows(data, group, rows, fit_options, batched))
+        for m in group if prune else ():
+            value, ok = _selectable_values(m, fits[m], n_points, criterion, eliminate, tm)
             best = np.where(ok & (value < best), value, best)
     fits = {name: fits[name] for name in names}
     pruned = np.stack([fits[m].status == Status.SKIPPED_CANNOT_WIN for m in names])
@@ -226,6 +268,8 @@ def select(data, models=tuple(f"m{i}" for i in range(10)), criterion="AIC", scop
         values = np.repeat(values_g[:, None], chi2.shape[1], axis=1)
         selectable = np.repeat((~np.any(elim & common, axis=1) & np.isfinite(values_g))[:, None], chi2.shape[1], 1)
         selectable &= common[None, :]
+    status = np.stack([fits[m].status for m in names]).astype(np.int32)
+    status = np.where(np.isnan(values) & ~np.isin(status, _UNUSABLE), int(Status.CRITERION_UNDEFINED), status)
     index = choose(values, selectable)
     rows = np.arange(chi2.shape[1])
     chosen = np.array([""] + list(names), dtype=object)[index + 1]
@@ -238,7 +282,8 @@ def select(data, models=tuple(f"m{i}" for i in range(10)), criterion="AIC", scop
     best_chi2 = np.where(index >= 0, chi2[np.maximum(index, 0), rows], np.nan)
     return Selection(models=names, residues=tuple(data.residues), model=chosen, criterion_name=criterion,
                      criterion=values, selectable=selectable, eliminated=elim, fits=fits, params=params,
-                     chi2=best_chi2, index=index, pruned=pruned)
+                     chi2=best_chi2, index=index, pruned=pruned,
+                     status=status)
 
 
 def _selectable_values(name, result, n_points, criterion, eliminate, tm):

@@ -18,6 +18,7 @@ class Status(IntEnum):
     DEGENERATE_CORNER = 9     #: converged where a time is undefined (S2 = 1 with τe, ...): see mfjax.corners
     BOUND_STOP = 10           #: Modelfree4-style constraints: the search direction points out of the region
     SKIPPED_CANNOT_WIN = 11   #: model selection: the model could not be selected for this residue: not fitted
+    CRITERION_UNDEFINED = 12  #: model selection (``Selection.status`` only): fitted, but the criterion is undefined (AICc, n ≤ k + 1)
 
     @property
     def ok(self) -> bool:

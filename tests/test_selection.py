@@ -115,3 +115,70 @@ def test_pruning_keeps_the_choices():
     rows = [names.index(m) for m in kept]
     fitted = ~sel.pruned[rows]
     np.testing.assert_array_equal(full.criterion[fitted], sel.criterion[rows][fitted])
+
+
+def _rg_points():
+    """Seven Rex Grid points (S2, τe ps, Rex s⁻¹ at 600 MHz) and the model AIC picks over m0–m9."""
+    points = [(0.97, 8192.0, 0.0, "m0"), (0.388, 0.1, 0.0, "m1"), (0.001, 0.5, 0.0, "m2"), (0.388, 0.1, 0.223, "m3"),
+              (0.001, 0.1, 0.149, "m4"), (0.931, 2048.0, 0.0, "m5"), (0.97, 2048.0, 0.739, "m9")]
+    truth = {"s2": np.array([p[0] for p in points]), "te": np.array([p[1] for p in points]) * 1e-12,
+             "rex": np.array([p[2] for p in points])}
+    values = mfjax.back_calc(EXP, "m4", truth, diffusion=TM, r=KW["r"], csa=KW["csa"])
+    errors = 0.02 * values
+    errors[:, 2], errors[:, 5] = 0.04, 0.05
+    return RelaxationData(EXP, values, errors), [p[3] for p in points]
+
+
+def test_batched_selection_is_bitwise_per_model():
+    from mfjax.fit import fit_batch
+    data, expected = _rg_points()
+    names = [f"m{i}" for i in range(10)]
+    options = dict(grid_inc=11, **KW)
+    alone = {m: fit_batch([(data, m, options)])[0] for m in ("m1", "m2", "m3", "m4", "m5", "m9")}
+    for mode in ("k", "width"):
+        sel = mfjax.select(data, models=names, criterion="AIC", batched=mode, **options)
+        assert list(sel.model) == expected, mode
+        # each (model, residue) fit is bitwise the one the model gets alone in the same program
+        for m, ref in alone.items():
+            fitted = sel.fits[m].status != mfjax.Status.SKIPPED_CANNOT_WIN
+            assert fitted.any()
+            np.testing.assert_array_equal(sel.fits[m].chi2[fitted], ref.chi2[fitted])
+            np.testing.assert_array_equal(sel.fits[m].iterations[fitted], ref.iterations[fitted])
+            for p in ref.params:
+                np.testing.assert_array_equal(sel.fits[m].params[p][fitted], ref.params[p][fitted])
+        # "width" fits m1–m5 and m9 in one call on every residue that m0 leaves open; "k" prunes between k
+        m0_aic = sel.criterion[0]                      # m0: k = 0, always fitted
+        if mode == "width":                            # m5 pruned only where m0 already has AIC < 6 = 2k
+            np.testing.assert_array_equal(sel.pruned[names.index("m5")], m0_aic < 6)
+        else:                                          # also where m1–m3, m9 (k ≤ 2) reached AIC < 6
+            assert sel.pruned[names.index("m5")].sum() == 5 > (m0_aic < 6).sum()
+    with pytest.raises(ValueError, match="unknown fit options"):
+        fit_batch([(data, "m1", {"grid_incs": 5})])
+    # with a grid small enough for the direct search in both, fit_batch is fit through the shared programs
+    small = dict(grid_inc=5, **KW)
+    for m in ("m2", "m4"):
+        ref = mfjax.fit(data, m, shared_programs=True, **small)
+        got = fit_batch([(data, m, small), (data, "m1", small)])[0]
+        np.testing.assert_array_equal(got.chi2, ref.chi2)
+        np.testing.assert_array_equal(got.params["s2"], ref.params["s2"])
+
+
+def test_every_nan_criterion_has_a_status():
+    data, _ = _rg_points()
+    mask = np.ones(data.values.shape, bool)
+    mask[:3, 3:] = False                     # residues 0–2: 500 MHz data removed, n = 3 points
+    data = RelaxationData(EXP, data.values, data.errors, mask=mask)
+    # AICc: n = 3 ≤ k + 1 for m4 (k = 3) and m2 (k = 2): undefined; m1 (k = 1): χ² + 2 + 4/(3 − 2)
+    full = mfjax.select(data, models=["m1", "m2", "m4"], criterion="AICc", prune=False, **KW)
+    undefined = mfjax.Status.CRITERION_UNDEFINED
+    assert np.all(full.status[1:, :3] == undefined) and not np.any(full.status[:, 3:] == undefined)
+    np.testing.assert_array_equal(full.criterion[0, :3], full.fits["m1"].chi2[:3] + 2 + 4)
+    np.testing.assert_array_equal(full.criterion[2, 3:], full.fits["m4"].chi2[3:] + 6 + 24 / 2)
+    assert np.array_equal(np.isnan(full.criterion), full.status == undefined)
+    # with pruning the undefined ones are not fitted at all; every NaN criterion still has its code
+    sel = mfjax.select(data, models=["m1", "m2", "m4"], criterion="AICc", **KW)
+    assert list(sel.model) == list(full.model)
+    assert np.all(sel.status[1:, :3] == mfjax.Status.SKIPPED_CANNOT_WIN) and np.all(sel.pruned[1:, :3])
+    assert np.all(np.isin(sel.status[np.isnan(sel.criterion)], [mfjax.Status.SKIPPED_CANNOT_WIN, undefined]))
+    frame = sel.to_dataframe()
+    assert list(frame["status_m4"][:3]) == ["SKIPPED_CANNOT_WIN"] * 3
