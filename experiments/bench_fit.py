@@ -38,6 +38,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import paper_grids  # noqa: E402  (experiments/paper_grids.py)
+from json_tools import jsonable  # noqa: E402,F401  (re-exported to the other benchmarks)
 
 import mfjax  # noqa: E402
 import mfjax.diffusion  # noqa: E402
@@ -58,19 +59,6 @@ FIG2_POINT = dict(s2=0.970, te=2048 * 1e-12, rex=0.149)   # the straggler copies
 
 def log(*parts):
     print(*parts, file=sys.stderr, flush=True)
-
-
-def jsonable(obj):
-    """numpy scalars/arrays and tuples as plain JSON types."""
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
 
 
 # ---------------------------------------------------------------------------------------------------

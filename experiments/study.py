@@ -27,6 +27,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import study_configs  # noqa: E402
+from json_tools import jsonable  # noqa: E402
 import study_failures  # noqa: E402
 import study_maps  # noqa: E402
 import study_plots  # noqa: E402
@@ -35,20 +36,6 @@ import study_rg_dmg  # noqa: E402
 
 PARTS = ("rg_dmg", "figures", "failures", "map_space", "readme")
 RESULTS = HERE / "results"
-
-
-def jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return str(obj)
-    return obj
 
 
 def write_json(path: Path, doc):
