@@ -16,7 +16,8 @@ def rosenbrock(x, a):
     return a[1] * ((a[0] - x[0]) ** 2 + 100.0 * (x[1] - x[0] ** 2) ** 2)
 
 
-@pytest.mark.parametrize("algorithm, constraints", [("newton", "mom"), ("bfgs", "none"), ("sd", "mom")])
+@pytest.mark.parametrize("algorithm, constraints", [("newton", "mom"), ("bfgs", "none"), ("sd", "mom"),
+                                                    ("newton", "modelfree4")])
 def test_a_settled_trial_is_the_full_step(algorithm, constraints):
     solver = registry.build(algorithm, line_search="backtrack", constraints=constraints)
     assert solver.cheap_trials
