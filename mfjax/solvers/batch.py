@@ -238,6 +238,8 @@ def minimise(fun: Callable, x0, args, A=None, b=None, *, solver: Solver, max_ite
     b = np.ascontiguousarray(np.broadcast_to(np.asarray(b, np.float64), (N,) + np.shape(b)[-1:]))
     max_iter = np.broadcast_to(np.asarray(max_iter, np.int64).clip(max=np.iinfo(np.int32).max), (N,))
     converge = np.broadcast_to(np.ones(N, bool) if converge is None else np.asarray(converge, bool), (N,))
+    if hasattr(solver, "for_constraints"):      # a solver may specialise itself to the batch's A, b (host side)
+        solver = solver.for_constraints(A, b)
     problems = Problem(x0, jax.tree.map(np.asarray, args), A, b, max_iter.astype(np.int32), converge.copy())
     n_dev = n_devices or len(jax.devices())
     batch, tail = default_sizes(N, n_dev, jax.devices()[0].platform)

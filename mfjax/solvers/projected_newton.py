@@ -60,11 +60,12 @@ All arithmetic on the small vectors and matrices is unrolled into scalar operati
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from mfjax.solvers.base import Problem
 from mfjax.solvers.derivatives import value_grad_hess
@@ -106,6 +107,13 @@ class ProjectedNewton:
     def __post_init__(self):
         if not (self.mu0 >= 0.0 and self.binding_eps >= 0.0 and self.max_general >= 0):
             raise ValueError("mu0 and binding_eps must be >= 0 and max_general a non-negative integer")
+
+    def for_constraints(self, A, b) -> "ProjectedNewton":
+        """This solver for the batch's constraints (host arrays A (N, m, n), b (N, m), called by the
+        engine before it compiles): at most as many working-set passes as there are general rows (m5
+        has one, m4 none), so that no face is factorised that can never be used."""
+        n_general = int(np.max(np.sum(np.count_nonzero(A, axis=-1) > 1, axis=-1), initial=0))
+        return replace(self, max_general=min(self.max_general, n_general))
 
     def init(self, fun, prob: Problem) -> "State":
         x0 = prob.x0
