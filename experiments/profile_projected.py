@@ -75,6 +75,12 @@ def solver_steps(fun, solver, steps):
     def run(prob):
         def body(_, s):
             live = s.status == Status.RUNNING
+            if hasattr(solver, "prepare"):         # as the engine: the rare work only when a problem wants it
+                wants = live & jax.vmap(solver.wants_prepare)(s)
+                prepared = jax.vmap(lambda p, t: solver.prepare(fun, p, t))
+                s = jax.lax.cond(jnp.any(wants), lambda t: jax.tree.map(
+                    lambda u, v: jnp.where(wants.reshape(wants.shape + (1,) * (v.ndim - 1)), u, v), prepared(prob, t), t),
+                    lambda t: t, s)
             new = step(prob, s)
             return jax.tree.map(lambda u, v: jnp.where(live.reshape(live.shape + (1,) * (v.ndim - 1)), u, v), new, s)
         return jax.lax.fori_loop(0, steps, body, init(prob))

@@ -129,6 +129,14 @@ def _per_problem(fun: Callable, solver: Solver):
 
 
 @functools.lru_cache(maxsize=None)
+def _per_problem_prepare(fun: Callable, solver: Solver):
+    """The solver's optional ``wants_prepare`` and ``prepare`` for ONE problem (None without them)."""
+    if not hasattr(solver, "prepare"):
+        return None
+    return jax.jit(solver.wants_prepare), jax.jit(functools.partial(solver.prepare, fun))
+
+
+@functools.lru_cache(maxsize=None)
 def _compiled(fun: Callable, solver: Solver, n_devices: int):
     """The jitted (and, with several devices, shard_mapped) slot runner: ONE program for every phase
     (bulk, tail, a lone problem), so that a problem's arithmetic does not depend on the phase.
@@ -144,6 +152,7 @@ def _compiled(fun: Callable, solver: Solver, n_devices: int):
     and the output buffer (Q + S rows, owners, −1 = unused)."""
 
     init_one, step_one = _per_problem(fun, solver)
+    rare = _per_problem_prepare(fun, solver)
 
     def select(mask, new, old):
         return jax.tree.map(lambda u, v: jnp.where(_rows_like(mask, v), u, v), new, old)
@@ -189,6 +198,10 @@ def _compiled(fun: Callable, solver: Solver, n_devices: int):
             c = jax.lax.cond(jnp.any((owner >= 0) & ~live) | (jnp.any(owner < 0) & (taken < n_queue)),
                              collect_and_refill, lambda c: c, c)
             prob, state, owner = c[:3]
+            if rare is not None:       # a solver's rare work (e.g. a restart point), only when some problem wants it
+                wants = running(state, owner) & jax.vmap(rare[0])(state)
+                state = jax.lax.cond(jnp.any(wants), lambda s: select(wants, jax.vmap(rare[1])(prob, s), s),
+                                     lambda s: s, state)
             state = select(running(state, owner), step(prob, state), state)
             return i + 1, (prob, state, owner) + c[3:]
 
