@@ -13,7 +13,8 @@ is 0 (Rex = 0 on the RG; bench_fit.py's rule). The looser 1e-6-absolute-at-0 cou
 
 Prints ONE JSON document: versions, device, CPU, per grid and method: recovered, χ² < 1e-20, total /
 median / max iterations, f/g/h counts, status counts, first-call and warm wall times (with the load
-average before each call), and the points that one method recovers and the other does not. The Method of Multipliers' DMG run takes 20–40 s on
+average before each call; the warm calls' CPU seconds of the process too, steadier than wall time on a
+shared machine), and the points that one method recovers and the other does not. The Method of Multipliers' DMG run takes 20–40 s on
 two shared cores: its per-point results and times are cached in ``experiments/results/`` (keyed by the
 grid and the number of points) and reused unless ``--refresh``.
 
@@ -58,18 +59,19 @@ def run_method(grid: str, method: str, quick, repeats: int) -> dict:
     t0 = time.perf_counter()
     res = bench_fit.FIT(data, model, **kwargs)
     first = time.perf_counter() - t0
-    warm, loads = [], []
+    warm, warm_cpu, loads = [], [], []
     for _ in range(repeats):
         loads.append(os.getloadavg()[0])
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         again = bench_fit.FIT(data, model, **kwargs)
         warm.append(time.perf_counter() - t0)
+        warm_cpu.append(time.process_time() - c0)
         assert np.array_equal(again.chi2, res.chi2) and np.array_equal(again.iterations, res.iterations)
-    log(f"[{grid}/{method}] first {first:.2f} s, warm {warm}")
+    log(f"[{grid}/{method}] first {first:.2f} s, warm {warm} (CPU {warm_cpu})")
     out = {f"param_{p}": np.asarray(v) for p, v in res.params.items()}
     out.update(chi2=res.chi2, iterations=res.iterations, f_count=res.f_count, g_count=res.g_count,
                h_count=res.h_count, status=res.status, grid_index=idx, first_call_s=np.array(first),
-               warm_s=np.array(warm), load_1min_before_first=np.array(load_first),
+               warm_s=np.array(warm), warm_cpu_s=np.array(warm_cpu), load_1min_before_first=np.array(load_first),
                load_1min_before_warm=np.array(loads))
     return out
 
@@ -108,6 +110,7 @@ def summary(run: dict, ok: np.ndarray, ok_loose: np.ndarray) -> dict:
                 status_counts={s: names.count(s) for s in sorted(set(names))},
                 first_call_s=float(run["first_call_s"]), warm_s=warm,
                 warm_median_s=statistics.median(warm) if warm else None,
+                warm_cpu_s=[float(t) for t in np.atleast_1d(run.get("warm_cpu_s", []))],
                 load_1min_before_first=float(run.get("load_1min_before_first", np.nan)),
                 load_1min_before_warm=[float(v) for v in np.atleast_1d(run.get("load_1min_before_warm", []))])
 

@@ -25,6 +25,14 @@ the engine's one loop calls ``step`` until the status leaves ``RUNNING``. A solv
 compiled without SIMD vectorisation (see :mod:`mfjax.solvers.batch`, "Bitwise batch independence");
 the wrappers and :class:`~mfjax.solvers.descent.Descent` pass on the value of their inner part.
 
+Two optional hooks (:class:`~mfjax.solvers.projected_newton.ProjectedNewton` has both):
+``for_constraints(A, b) -> solver``, called by the engine with the batch's host arrays A (N, m, n),
+b (N, m) before it compiles, returns the solver specialised to them (e.g. no passes for rows that no
+problem has); ``wants_prepare(state) -> bool`` and ``prepare(fun, prob, state) -> state``: rare work
+(e.g. a restart point) that the engine runs, before ``step``, on the problems that want it, in a
+branch taken only when at least one running problem does — so the other steps do not pay for it as
+they would for a ``jnp.where`` inside ``step`` (under ``vmap`` both sides of a select are computed).
+
 The solvers built from parts (:mod:`mfjax.solvers.registry`) are a constraint handling
 (:mod:`mfjax.solvers.constraints`: ``Unconstrained``, ``MethodOfMultipliers``, ...) wrapped around
 an **inner algorithm** that never knows whether it is wrapped. The inner protocol (implemented by

@@ -157,6 +157,14 @@ def _per_problem(fun: Callable, solver: Solver):
 
 
 @functools.lru_cache(maxsize=None)
+def _per_problem_prepare(fun: Callable, solver: Solver):
+    """The solver's optional ``wants_prepare`` and ``prepare`` for ONE problem (None without them)."""
+    if not hasattr(solver, "prepare"):
+        return None
+    return jax.jit(solver.wants_prepare), jax.jit(functools.partial(solver.prepare, fun))
+
+
+@functools.lru_cache(maxsize=None)
 def _compiled(fun: Callable, solver: Solver):
     """The jitted slot runner of one device: ONE program for every phase (bulk, tail, a lone problem)
     and every device (each runs it on its own slots), so that a problem's arithmetic does not depend
@@ -173,6 +181,7 @@ def _compiled(fun: Callable, solver: Solver):
     and the output buffer (Q + S rows, owners, −1 = unused)."""
 
     init_one, step_one, parts = _per_problem(fun, solver)
+    rare = _per_problem_prepare(fun, solver)
 
     def select(mask, new, old):
         return jax.tree.map(lambda u, v: jnp.where(_rows_like(mask, v), u, v), new, old)
@@ -230,6 +239,10 @@ def _compiled(fun: Callable, solver: Solver):
             c = jax.lax.cond(jnp.any((owner >= 0) & ~live) | (jnp.any(owner < 0) & (taken < n_queue)),
                              collect_and_refill, lambda c: c, c)
             prob, state, owner = c[:3]
+            if rare is not None:       # a solver's rare work (e.g. a restart point), only when some problem wants it
+                wants = running(state, owner) & jax.vmap(rare[0])(state)
+                state = jax.lax.cond(jnp.any(wants), lambda s: select(wants, jax.vmap(rare[1])(prob, s), s),
+                                     lambda s: s, state)
             state = advance(prob, state, running(state, owner))
             return i + 1, (prob, state, owner) + c[3:]
 
@@ -275,6 +288,8 @@ def minimise(fun: Callable, x0, args, A=None, b=None, *, solver: Solver, max_ite
     b = np.ascontiguousarray(np.broadcast_to(np.asarray(b, np.float64), (N,) + np.shape(b)[-1:]))
     max_iter = np.broadcast_to(np.asarray(max_iter, np.int64).clip(max=np.iinfo(np.int32).max), (N,))
     converge = np.broadcast_to(np.ones(N, bool) if converge is None else np.asarray(converge, bool), (N,))
+    if hasattr(solver, "for_constraints"):      # a solver may specialise itself to the batch's A, b (host side)
+        solver = solver.for_constraints(A, b)
     problems = Problem(x0, jax.tree.map(np.asarray, args), A, b, max_iter.astype(np.int32), converge.copy())
     n_dev = n_devices or len(jax.devices())
     batch, tail = default_sizes(N, n_dev, jax.devices()[0].platform)
