@@ -8,13 +8,6 @@ compiles a new program — with two pure functions of ONE problem:
 - ``step(fun, prob, state) -> state``: one evaluation of ``fun`` (and whatever derivatives the
   algorithm needs) at one trial point, and every transition it triggers.
 
-Optionally, a solver with ``cheap_trials`` True splits ``step`` into ``values(fun, prob, state)
--> Eval`` (the evaluation at the trial point) and ``consume(prob, state, values) -> state`` (all
-the rest), and has ``trial(prob, state, values) -> (state, settled)``: ``consume``'s result, bit
-for bit, where ``settled`` is True (e.g. a backtracking trial that is rejected: no new direction,
-no transition), computed without the rest of the step. The engine then runs ``consume`` only when
-some problem is not settled.
-
 ``state`` is a NamedTuple that has at least the fields ``x`` (current iterate), ``f`` (objective at
 ``x``), ``iters``, ``f_count``, ``g_count``, ``h_count`` (minfx's counters) and ``status`` (an int32
 :class:`~mfjax.status.Status`, ``RUNNING`` until the problem is finished). A step on a finished
@@ -46,9 +39,6 @@ algorithm with its own state) is:
   the objective the wrapper hands it, e.g. the augmented Lagrangian) at ``x_t``; it decides
   accept/reject, the end of an iteration and of the whole (inner) run under ``tests``
   (:class:`Tests`), without computing the next direction;
-- optionally ``cheap_trials`` and ``reject(istate, f_t) -> (istate, settled)``: what ``assess`` and
-  ``advance`` give, bit for bit, for a trial value ``f_t`` that the line search rejects on f alone
-  (``settled`` True there);
 - ``advance(istate, assessment, restart, F_next) -> (istate, status)``: the next state. With
   ``restart`` True a new minimisation begins at ``assessment.x_t`` whose values are ``F_next``
   (the wrapper's new objective at the same point, e.g. new multipliers: no new evaluation), as
@@ -122,5 +112,3 @@ class Assessment(NamedTuple):
 
 # A wrapper's ``scalar_code`` is its inner part's (see the module docstring): one property, shared.
 inner_scalar_code = property(lambda self: getattr(self.inner, "scalar_code", False))
-# A wrapper offers ``trial`` if its inner part can settle a rejected trial on f alone (``cheap_trials``, ``reject``).
-inner_cheap_trials = property(lambda self: getattr(self.inner, "cheap_trials", False))

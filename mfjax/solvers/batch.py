@@ -61,16 +61,6 @@ compiles 4 programs in 8.3–10.1 s against 2 in 3.3–9.0 s, relax's Newton 4 i
 in 6.8–9.9 s; warm, the same within the noise (Newton–CG 0.029–0.032 s of CPU against 0.026–0.032,
 Newton 0.061–0.063 against 0.060–0.063); one device is not changed (2 programs, 0.055–0.062 s against
 0.057–0.061).
-
-Rejected trials: a solver with ``cheap_trials`` (a line search that decides on f alone, e.g.
-relax's backtracking) has its step split into the evaluation, a cheap ``trial`` that settles the
-problems whose trial is rejected (only the line search's state and counts change), and the rest of
-the step, which runs (one branch for the whole batch) only when some live problem is not settled —
-in the 8-slot tail mostly nobody: RG points 99 and 110 backtrack about 10 times per iteration at
-the rounding floor of χ². Every problem's values come from the same evaluation as before, so the
-results are the same bits. Evaluating f alone at the trials (as minfx does) would save far more,
-but XLA's vectorised CPU code for an f-only kernel rounds differently at 8 and 64 slots (measured:
-experiments/results/rg_points_relax.json), which breaks batch independence.
 """
 from __future__ import annotations
 
@@ -151,9 +141,7 @@ def _per_problem(fun: Callable, solver: Solver):
     each once per (function, solver) and problem shapes, and every program built on them (the bulk's
     and the tail's widths, ``eval_shape``) reuses that trace (vmap transforms the traced jaxpr; XLA
     inlines the nested call, so the compiled arithmetic is the same)."""
-    parts = (jax.jit(functools.partial(solver.values, fun)), jax.jit(solver.trial), jax.jit(solver.consume)) \
-        if getattr(solver, "cheap_trials", False) else None
-    return jax.jit(functools.partial(solver.init, fun)), jax.jit(functools.partial(solver.step, fun)), parts
+    return jax.jit(functools.partial(solver.init, fun)), jax.jit(functools.partial(solver.step, fun))
 
 
 @functools.lru_cache(maxsize=None)
@@ -180,7 +168,7 @@ def _compiled(fun: Callable, solver: Solver):
     at most ``stop_live`` problems still run. Returns the slots, how many queue rows were taken,
     and the output buffer (Q + S rows, owners, −1 = unused)."""
 
-    init_one, step_one, parts = _per_problem(fun, solver)
+    init_one, step_one = _per_problem(fun, solver)
     rare = _per_problem_prepare(fun, solver)
 
     def select(mask, new, old):
@@ -191,19 +179,6 @@ def _compiled(fun: Callable, solver: Solver):
         unpack = jax.vmap(unravel)
         pack = jax.vmap(lambda one: jax.flatten_util.ravel_pytree(one)[0])
         step, start = jax.vmap(step_one), jax.vmap(init_one)
-        values, trial, consume = (None,) * 3 if parts is None else (jax.vmap(p) for p in parts)
-
-        def advance(prob, state, live):
-            """One step of every live slot. With cheap trials: the values at every trial point, the
-            cheap ``trial`` everywhere, and the rest of the step (one branch for the whole batch)
-            only if a live slot is not settled by it."""
-            if parts is None:
-                return select(live, step(prob, state), state)
-            F = values(prob, state)
-            cheap, settled = trial(prob, state, F)
-            full = live & ~settled
-            new = jax.lax.cond(jnp.any(full), lambda: select(full, consume(prob, state, F), cheap), lambda: cheap)
-            return select(live, new, state)
         n_slots, n_q = rows.shape[0], q_owner.shape[0]
 
         def running(state, owner):
@@ -243,7 +218,7 @@ def _compiled(fun: Callable, solver: Solver):
                 wants = running(state, owner) & jax.vmap(rare[0])(state)
                 state = jax.lax.cond(jnp.any(wants), lambda s: select(wants, jax.vmap(rare[1])(prob, s), s),
                                      lambda s: s, state)
-            state = advance(prob, state, running(state, owner))
+            state = select(running(state, owner), step(prob, state), state)
             return i + 1, (prob, state, owner) + c[3:]
 
         out = (jnp.zeros((n_q + n_slots,) + rows.shape[1:], rows.dtype), jnp.full(n_q + n_slots, -1, owner.dtype))

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from mfjax.solvers._arith import dot, matvec, norm, vecmat
-from mfjax.solvers.base import Eval, Problem, Tests, inner_cheap_trials, inner_scalar_code
+from mfjax.solvers.base import Eval, Problem, Tests, inner_scalar_code
 from mfjax.solvers.derivatives import evaluate
 from mfjax.solvers.settings import Termination
 from mfjax.status import Status
@@ -60,23 +60,9 @@ class Unconstrained:
         return PlainState(inner.x, jnp.zeros((), prob.x0.dtype), inner.iters, inner.f_count, inner.g_count,
                           inner.h_count, jnp.asarray(Status.RUNNING, jnp.int32), inner)
 
-    cheap_trials = inner_cheap_trials
-
-    def values(self, fun, prob: Problem, s: PlainState) -> Eval:
-        """f (and the derivatives the inner algorithm needs) at the next trial point."""
-        return evaluate(fun, self.inner.point(s.inner), prob.args, self.inner.order)
-
-    def trial(self, prob: Problem, s: PlainState, F_t: Eval):
-        """(state, settled): :meth:`consume`'s result where the inner algorithm rejects the trial
-        on f alone (no direction computed, no transition)."""
-        inner, settled = self.inner.reject(s.inner, F_t.f)
-        return s._replace(inner=inner, f_count=inner.f_count, g_count=inner.g_count), settled
-
     def step(self, fun, prob: Problem, s: PlainState) -> PlainState:
-        return self.consume(prob, s, self.values(fun, prob, s))
-
-    def consume(self, prob: Problem, s: PlainState, F_t: Eval) -> PlainState:
-        """The state after the evaluation ``F_t`` at the trial point (:meth:`values`)."""
+        x_t = self.inner.point(s.inner)
+        F_t = evaluate(fun, x_t, prob.args, self.inner.order)
         tests = Tests(self.termination.func_tol, self.termination.grad_tol, prob.max_iter, prob.converge)
         a = self.inner.assess(s.inner, F_t, tests)
         inner, dir_status = self.inner.advance(s.inner, a, a.start & a.finite, F_t)
@@ -156,26 +142,10 @@ class MethodOfMultipliers:
                         mu=zero_f + self.mu0, eps=zero_f + self.epsilon0, gam=zero_f + self.gamma0, tol=zero_f,
                         L_prev=zero_f, inner_max=zero)
 
-    cheap_trials = inner_cheap_trials
-
-    def values(self, fun, prob: Problem, s: MoMState) -> Eval:
-        """The raw f (and the derivatives the inner algorithm needs) at the next trial point."""
-        return evaluate(fun, self.inner.point(s.inner), prob.args, self.inner.order)
-
-    def trial(self, prob: Problem, s: MoMState, raw: Eval):
-        """(state, settled): :meth:`consume`'s result where the inner algorithm rejects the trial
-        on L alone (no derivative of L formed, no direction computed, no transition)."""
-        x_t = self.inner.point(s.inner)
-        inner, settled = self.inner.reject(s.inner, lagrangian(Eval(raw.f), x_t, s.lam, s.mu, prob.A, prob.b).f)
-        return s._replace(inner=inner, f_count=inner.f_count, g_count=inner.g_count), settled
-
     def step(self, fun, prob: Problem, s: MoMState) -> MoMState:
-        return self.consume(prob, s, self.values(fun, prob, s))
-
-    def consume(self, prob: Problem, s: MoMState, raw: Eval) -> MoMState:
-        """The state after the raw values ``raw`` at the trial point (:meth:`values`)."""
         A, b = prob.A, prob.b
         x_t = self.inner.point(s.inner)
+        raw = evaluate(fun, x_t, prob.args, self.inner.order)
         L_t = lagrangian(raw, x_t, s.lam, s.mu, A, b)
         a = self.inner.assess(s.inner, L_t, Tests(None, s.tol, s.inner_max, prob.converge))
         start = a.start

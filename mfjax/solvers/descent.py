@@ -75,22 +75,6 @@ class Descent:
         """Compile without SIMD if the direction asks for it (see :mod:`mfjax.solvers.batch`)."""
         return getattr(self.direction, "scalar_code", False)
 
-    @property
-    def cheap_trials(self):
-        """True if the line search decides a trial on f alone (backtracking: minfx's ``backtrack``
-        reads only f at its trials), so that :meth:`reject` may stand for the rest of a step."""
-        return not getattr(self.line_search, "reads_trial_slope", True)
-
-    def reject(self, s: DescentState, f_t):
-        """(state, settled): the state after a trial with value ``f_t`` (no derivatives) where the
-        line search rejects it and goes on — exactly what :meth:`assess` and :meth:`advance` give
-        then, counts included — with ``settled`` True there; False where anything else happens (an
-        accept, a fallback, an error, a run's start), which needs the full evaluation."""
-        ls, out = self.line_search.update(s.ls, s.F.f, dot(s.F.g, s.p), f_t, jnp.zeros_like(f_t))
-        settled = ~s.starting & ~s.forced & ~s.ls.done & ~out.done & ~out.error
-        return s._replace(alpha=ls.alpha, ls=ls, f_count=s.f_count + out.f_evals,
-                          g_count=s.g_count + out.g_evals), settled
-
     def blank(self, x0) -> DescentState:
         zero, zero_f = jnp.zeros((), jnp.int32), jnp.zeros((), x0.dtype)
         g = jnp.zeros_like(x0)

@@ -288,7 +288,6 @@ class Backtracking:
     c: float = 1e-4
     rho: float = 0.5
     max_evals: int = 501
-    reads_trial_slope = False      # a trial needs f(x + αp) alone
 
     def start(self, a0, phi0, dphi0, mu, eta):
         return backtrack_init(a0)

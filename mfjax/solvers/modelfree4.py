@@ -18,6 +18,7 @@ import jax.numpy as jnp
 from mfjax.solvers._arith import dot, matvec, norm
 from mfjax.solvers.base import Problem, Tests
 from mfjax.solvers.constraints import PlainState, Unconstrained, _finish
+from mfjax.solvers.derivatives import evaluate
 from mfjax.status import Status
 
 BLOCKED = 1e-10      # a cut step shorter than this (relative to max(1, ‖x‖)) counts as blocked
@@ -43,9 +44,9 @@ class Modelfree4(Unconstrained):
 
     constrained = True
 
-    def consume(self, prob: Problem, s: PlainState, F_t) -> PlainState:
-        """The state after the values ``F_t`` at the trial point (``values``; ``step`` is the
-        inherited values-then-consume, and a rejected trial changes nothing that this cuts)."""
+    def step(self, fun, prob: Problem, s: PlainState) -> PlainState:
+        x_t = self.inner.point(s.inner)
+        F_t = evaluate(fun, x_t, prob.args, self.inner.order)
         tests = Tests(self.termination.func_tol, self.termination.grad_tol, prob.max_iter, prob.converge)
         a = self.inner.assess(s.inner, F_t, tests)
         restart = a.start & a.finite
