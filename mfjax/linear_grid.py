@@ -42,7 +42,8 @@ TIE_TOL_REL = 1e-8      # candidates: f ≤ f_min·(1 + TIE_TOL_REL) + TIE_TOL_A
 TIE_TOL_ABS = 1e-10
 N_CANDIDATES = 128      # candidates re-evaluated with the model's χ² per residue
 N_Q = 256               # points of the grid without its Rex axis examined at every Rex value
-BLOCK = 16              # residues per compiled call (the last block padded)
+BLOCK = 16              # residues per compiled call of the linear form (the last block padded)
+EXACT_BLOCK = 64        # residues per call of the candidates' exact χ² (fewer dispatches; the last block padded)
 MIN_POINTS = 1000       # smaller grids go through the direct search, faster there (RG: m1–m3, m9 of 11–121 points)
 _TIMES = ("tf", "ts")
 
@@ -90,10 +91,13 @@ def grid_search(problem, model: Model, experiment, lower, upper, inc, A=None, b=
     cand, n_cand = (np.concatenate([np.asarray(p[k]) for p in parts]) for k in range(2))
     # the candidates' χ² from the model's own function, the first lowest wins (strict <, as minfx); in
     # the same blocks, so that no residue count compiles a program of its own
-    at = points[np.maximum(cand, 0)]
-    f = np.concatenate([np.asarray(_exact(problem.fun, at[i:i + BLOCK], block))
-                        for i, block in zip(range(0, size, BLOCK), blocks)])[:N]
     cand, n_cand = cand[:N], n_cand[:N]
+    size = -(-N // EXACT_BLOCK) * EXACT_BLOCK
+    pick = np.minimum(np.arange(size), N - 1)          # the last residue repeated
+    at, rows = points[np.maximum(cand, 0)][pick], {k: v[pick] for k, v in args.items()}
+    f = np.concatenate([np.asarray(_exact(problem.fun, at[i:i + EXACT_BLOCK],
+                                          {k: v[i:i + EXACT_BLOCK] for k, v in rows.items()}))
+                        for i in range(0, size, EXACT_BLOCK)])[:N]
     key = np.where((cand >= 0) & (f < grid.F_START), f, np.inf)
     key = np.where(np.isnan(key), np.inf, key)
     best = np.argmin(key, axis=1)
