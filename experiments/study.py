@@ -119,6 +119,8 @@ def main(argv=None):
     indices = None if not args.quick else quick_indices(args.quick)
     run_doc_path = out / "run.json"
     run_doc = json.loads(run_doc_path.read_text()) if run_doc_path.exists() else {}
+    if args.all and not args.configs and not args.merge:   # everything regenerated: no earlier history applies
+        run_doc = {}
     if parts != ("readme",) and run_doc.get("command"):
         run_doc.setdefault("earlier_commands", []).append(
             {k: run_doc.get(k) for k in ("command", "part_seconds", "total_seconds_this_command",

@@ -86,26 +86,19 @@ def test_global_scope(selection):
 
 
 def test_pruning_keeps_the_choices():
-    # Rex Grid points (d'Auvergne & Gooley 2008; S2, τe ps, Rex s⁻¹ at 600 MHz) and the model that
-    # select chose for each without pruning, over m0–m9 with AIC (mfjax before pruning existed)
-    points = [(0.97, 8192.0, 0.0, "m0"), (0.388, 0.1, 0.0, "m1"), (0.001, 0.5, 0.0, "m2"), (0.388, 0.1, 0.223, "m3"),
-              (0.001, 0.1, 0.149, "m4"), (0.931, 2048.0, 0.0, "m5"), (0.97, 2048.0, 0.739, "m9")]
-    truth = {"s2": np.array([p[0] for p in points]), "te": np.array([p[1] for p in points]) * 1e-12,
-             "rex": np.array([p[2] for p in points])}
-    values = mfjax.back_calc(EXP, "m4", truth, diffusion=TM, r=KW["r"], csa=KW["csa"])
-    errors = 0.02 * values
-    errors[:, 2], errors[:, 5] = 0.04, 0.05
-    data = RelaxationData(EXP, values, errors)
+    # Rex Grid points and the model that select chose for each without pruning, over m0–m9 with AIC
+    # (mfjax before pruning existed): _rg_points
+    data, expected = _rg_points()
     names = [f"m{i}" for i in range(10)]
     sel = mfjax.select(data, models=names, criterion="AIC", grid_inc=11, **KW)
-    assert list(sel.model) == [p[3] for p in points]
+    assert list(sel.model) == expected
     # m6–m8 (k = 4, 5: AIC ≥ 8, 10) cannot beat the best model here (AIC < 8): never fitted
     for m in ("m6", "m7", "m8"):
         assert sel.pruned[names.index(m)].all() and np.all(sel.fits[m].status == mfjax.Status.SKIPPED_CANNOT_WIN)
         assert np.all(np.isnan(sel.fits[m].chi2)) and np.all(sel.fits[m].iterations == 0)
     # every pruned entry's lower bound (AIC at χ² = 0: 2k) is above the winner's AIC
     k = np.array([mfjax.models.get_model(m).n_params for m in names])
-    winner = sel.criterion[sel.index, np.arange(len(points))]
+    winner = sel.criterion[sel.index, np.arange(len(expected))]
     assert np.all((2 * k[:, None] > winner[None, :])[sel.pruned])
     # without pruning (the models that were fitted somewhere): the same choices, χ² and criteria
     kept = [m for m in names if m not in ("m6", "m7", "m8")]
