@@ -20,6 +20,7 @@ grid and the number of points) and reused unless ``--refresh``.
 
     PYTHONPATH=$PWD .venv/bin/python experiments/bench_constrained.py --out experiments/results/constrained.json
     PYTHONPATH=$PWD .venv/bin/python experiments/bench_constrained.py --quick      # 64 points per grid
+    PYTHONPATH=$PWD .venv/bin/python experiments/bench_constrained.py --polish     # the new method + polish
 """
 from __future__ import annotations
 
@@ -150,9 +151,11 @@ def main(argv=None):
     parser.add_argument("--refresh", action="store_true", help="rerun the Method of Multipliers (ignore the cache)")
     parser.add_argument("--max-iter", type=int, help="iteration cap of the new method (default: fit's 1e7)")
     parser.add_argument("--new", default="projected_newton", choices=NEW_METHODS, help="the new method")
+    parser.add_argument("--polish", action="store_true",
+                        help="the new method with fit(polish=True) (mfjax.polish, docs/polish.md); the MoM unchanged")
     parser.add_argument("--out", type=Path, help="also write the JSON to this file")
     args = parser.parse_args(argv)
-    METHODS[args.new] = {"algorithm": args.new}
+    METHODS[args.new] = {"algorithm": args.new, **({"polish": True} if args.polish else {})}
     if args.max_iter:
         MAX_ITER[args.new] = args.max_iter
     quick = args.quick_n if args.quick else None
@@ -162,7 +165,7 @@ def main(argv=None):
                fit_settings=dict(bench_fit.FIT_KWARGS, diffusion=repr(bench_fit.FIT_KWARGS["diffusion"])),
                recovery=dict(chi2_below=CHI2_SMALL, rel_tol=REL_TOL, abs_tol_where_truth_is_0=ABS_TOL_ZERO,
                              loose_abs_tol_where_truth_is_0=ABS_TOL_ZERO_LOOSE),
-               quick=bool(args.quick), repeats=args.repeats, max_iter_new_method=args.max_iter or "fit default (1e7)")
+               quick=bool(args.quick), repeats=args.repeats, new_method_settings=METHODS[args.new], max_iter_new_method=args.max_iter or "fit default (1e7)")
     for grid in args.grids:
         doc[grid] = compare(grid, quick, args.repeats, args.refresh)
     doc["cpu_after"] = bench_fit.cpu_info()
