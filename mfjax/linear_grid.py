@@ -83,21 +83,13 @@ def grid_search(problem, model: Model, experiment, lower, upper, inc, A=None, b=
     slot_of = tuple(int(r) for r in route["route"])                 # slot -> parameter index (−1: fixed)
     slot_scale = tuple(float(s) for s in route["scale"])
     structure = (_Layout.of(experiment), slot_of, slot_scale, incs)
-    size = -(-N // BLOCK) * BLOCK
-    padded = {k: np.concatenate([v, np.repeat(v[-1:], size - N, axis=0)]) for k, v in args.items()}
     # numpy arrays straight into the programs: jnp.asarray would compile a transfer per shape (jit(stage))
-    blocks = [{k: v[i:i + BLOCK] for k, v in padded.items()} for i in range(0, size, BLOCK)]
-    parts = [_candidates(structure, block, axes, by_rex[0]) for block in blocks]
-    cand, n_cand = (np.concatenate([np.asarray(p[k]) for p in parts]) for k in range(2))
+    parts = [_candidates(structure, block, axes, by_rex[0]) for block in _blocks(args, N, BLOCK)]
+    cand, n_cand = (np.concatenate([np.asarray(p[k]) for p in parts])[:N] for k in range(2))
     # the candidates' χ² from the model's own function, the first lowest wins (strict <, as minfx); in
-    # the same blocks, so that no residue count compiles a program of its own
-    cand, n_cand = cand[:N], n_cand[:N]
-    size = -(-N // EXACT_BLOCK) * EXACT_BLOCK
-    pick = np.minimum(np.arange(size), N - 1)          # the last residue repeated
-    at, rows = points[np.maximum(cand, 0)][pick], {k: v[pick] for k, v in args.items()}
-    f = np.concatenate([np.asarray(_exact(problem.fun, at[i:i + EXACT_BLOCK],
-                                          {k: v[i:i + EXACT_BLOCK] for k, v in rows.items()}))
-                        for i in range(0, size, EXACT_BLOCK)])[:N]
+    # fixed blocks too, so that no residue count compiles a program of its own
+    f = np.concatenate([np.asarray(_exact(problem.fun, *block))
+                        for block in _blocks((points[np.maximum(cand, 0)], args), N, EXACT_BLOCK)])[:N]
     key = np.where((cand >= 0) & (f < grid.F_START), f, np.inf)
     key = np.where(np.isnan(key), np.inf, key)
     best = np.argmin(key, axis=1)
@@ -110,6 +102,13 @@ def grid_search(problem, model: Model, experiment, lower, upper, inc, A=None, b=
         sub = jax.tree.map(lambda a: a[over], args)
         x[over], best_f[over], count[over] = grid.grid_search(problem.fun, sub, lower, upper, incs, A, b)
     return x, best_f, count
+
+
+def _blocks(arrays, n: int, block: int) -> list:
+    """The (n, ...) arrays of the pytree ``arrays`` cut into blocks of ``block`` rows, the last padded
+    by repeating the last row: one shape for every residue count."""
+    pick = np.minimum(np.arange(-(-n // block) * block), n - 1)
+    return [jax.tree.map(lambda a: np.asarray(a)[pick[i:i + block]], arrays) for i in range(0, len(pick), block)]
 
 
 @functools.partial(jax.jit, static_argnums=(0,), compiler_options=grid.COMPILER_OPTIONS)
