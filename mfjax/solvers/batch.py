@@ -140,16 +140,11 @@ def _per_problem(fun: Callable, solver: Solver):
     """The solver's ``init`` and ``step`` for ONE problem, each wrapped in its own ``jax.jit``: JAX traces
     each once per (function, solver) and problem shapes, and every program built on them (the bulk's
     and the tail's widths, ``eval_shape``) reuses that trace (vmap transforms the traced jaxpr; XLA
-    inlines the nested call, so the compiled arithmetic is the same)."""
-    return jax.jit(functools.partial(solver.init, fun)), jax.jit(functools.partial(solver.step, fun))
-
-
-@functools.lru_cache(maxsize=None)
-def _per_problem_prepare(fun: Callable, solver: Solver):
-    """The solver's optional ``wants_prepare`` and ``prepare`` for ONE problem (None without them)."""
-    if not hasattr(solver, "prepare"):
-        return None
-    return jax.jit(solver.wants_prepare), jax.jit(functools.partial(solver.prepare, fun))
+    inlines the nested call, so the compiled arithmetic is the same). Third: the optional
+    (``wants_prepare``, ``prepare``) likewise, None for a solver without them."""
+    rare = (jax.jit(solver.wants_prepare), jax.jit(functools.partial(solver.prepare, fun))) \
+        if hasattr(solver, "prepare") else None
+    return jax.jit(functools.partial(solver.init, fun)), jax.jit(functools.partial(solver.step, fun)), rare
 
 
 @functools.lru_cache(maxsize=None)
@@ -168,8 +163,7 @@ def _compiled(fun: Callable, solver: Solver):
     at most ``stop_live`` problems still run. Returns the slots, how many queue rows were taken,
     and the output buffer (Q + S rows, owners, −1 = unused)."""
 
-    init_one, step_one = _per_problem(fun, solver)
-    rare = _per_problem_prepare(fun, solver)
+    init_one, step_one, rare = _per_problem(fun, solver)
 
     def select(mask, new, old):
         return jax.tree.map(lambda u, v: jnp.where(_rows_like(mask, v), u, v), new, old)
