@@ -284,10 +284,11 @@ def _setup(data, model, **o) -> _Job:
     return _Job(model, data, problem, A, b, solver, skipped, n_points, single, starts, o)
 
 
-def _single_start(job: _Job, linear: bool):
+def _single_start(job: _Job, linear: bool, any_size: bool = False):
     """The (n, size) scaled start of every residue (x0, or the grid search's best point; padding entries
     0) and the grid points evaluated (n,). linear: through :mod:`mfjax.linear_grid` where it covers the model
-    (its grid search runs on the model's own χ², so the same point as ``fit``'s default)."""
+    (its grid search runs on the model's own χ², so the same point as ``fit``'s default) and, unless
+    ``any_size``, where the grid is large enough for it to pay."""
     model, problem, o = job.model, job.problem, job.options
     n, scales = job.data.n_residues, np.asarray(job.problem.scales)
     size = scales.shape[0]
@@ -298,7 +299,7 @@ def _single_start(job: _Job, linear: bool):
         return np.zeros((n, 0)), grid_count
     inc = _grid_inc(o["grid_inc"], model)
     Ac, bc = (job.A, job.b) if job.solver.constrained else (None, None)
-    if linear and linear_grid.covers(model, o["diffusion"], int(np.prod(inc))):
+    if linear and linear_grid.covers(model, o["diffusion"], None if any_size else int(np.prod(inc))):
         own = problem if not o["shared_programs"] else residue_problem(
             job.data, model, diffusion=o["diffusion"], r=o["r"], csa=o["csa"], vectors=o["vectors"])
         lower, upper = (bound / np.asarray(own.scales) for bound in models.grid_bounds(model, o["grid_bounds"]))
@@ -358,7 +359,8 @@ def fit_batch(jobs, one_width=False, n_devices=None, progress=None) -> list[FitR
     (data, model, options) with ``options`` :func:`fit`'s keyword arguments (every job the same solver
     settings; data, r, csa, vectors may differ). Each job is set up as ``fit(data, model,
     shared_programs=True, **options)`` does, except that its grid search goes through
-    :mod:`mfjax.linear_grid` where that covers the model (the point of ``fit``'s default search); the
+    :mod:`mfjax.linear_grid` where that covers the model, whatever the grid's size (the model's own χ², so the
+    point of ``fit``'s default search, direct or linear, rather than the shared programs' one); the
     jobs whose problems share one function and solver (e.g. m1–m5 and m9 padded to 3 parameters, with one
     tensor) are then minimised as ONE batch of (job, residue) problems. The engine's results do not depend
     on the other problems of the batch (:mod:`mfjax.solvers.batch`), so each job's FitResult is bitwise
@@ -374,7 +376,7 @@ def fit_batch(jobs, one_width=False, n_devices=None, progress=None) -> list[FitR
             results[i] = fit(data, model, n_devices=n_devices, **options)
             continue
         job = _setup(data, model, **options)
-        start, grid_count = _single_start(job, linear=options["linear_grid_search"])
+        start, grid_count = _single_start(job, linear=options["linear_grid_search"], any_size=True)
         groups.setdefault((job.problem.fun, job.solver, start.shape[1]), []).append((i, job, start, grid_count))
     for (fun, solver, size), members in groups.items():
         n = [m[1].data.n_residues for m in members]

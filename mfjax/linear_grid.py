@@ -44,7 +44,9 @@ N_CANDIDATES = 128      # candidates re-evaluated with the model's χ² per resi
 N_Q = 256               # points of the grid without its Rex axis examined at every Rex value
 BLOCK = 16              # residues per compiled call of the linear form (the last block padded)
 EXACT_BLOCK = 64        # residues per call of the candidates' exact χ² (fewer dispatches; the last block padded)
-MIN_POINTS = 1000       # smaller grids go through the direct search, faster there (RG: m1–m3, m9 of 11–121 points)
+MIN_POINTS = 5000       # smaller grids go through the direct search, faster there: RG warm with no iterations,
+                        # m4 (1,331 points) 0.079 s direct vs 0.102 s linear, m5 0.077 vs 0.091 s; m6
+                        # (14,641) 0.65 s linear vs 1.07 s direct (experiments/bench_fit.py's machine, quiet)
 _TIMES = ("tf", "ts")
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import mfjax
-from mfjax import models
+from mfjax import linear_grid, models
 from mfjax.objective import residue_problem
 from mfjax.solvers.derivatives import value_grad_hess
 
@@ -131,17 +131,22 @@ def test_new_residue_count_and_models_sharing_n_compile_nothing():
             assert np.all(res.chi2 > 1.0)  # neither m9 nor tm0 fits m1 data
 
 
-def test_plain_fit_through_the_linear_grid_compiles_nothing_for_a_new_residue_count():
-    # m4 (11³ points) takes the linear grid search (mfjax.linear_grid): its programs run in fixed
-    # blocks of residues, and no array goes through jnp.asarray (a transfer program per shape)
+@pytest.mark.parametrize("linear", [False, True])
+def test_plain_fit_compiles_nothing_for_a_new_residue_count(linear, monkeypatch):
+    # m4 (11³ points) takes the direct grid search (grids below linear_grid.MIN_POINTS) or, forced, the
+    # linear one (mfjax.linear_grid): both run in fixed blocks of residues, and no array goes through
+    # jnp.asarray (a transfer program per shape)
+    if linear:
+        monkeypatch.setattr(linear_grid, "MIN_POINTS", 0)
     data5, vectors5, s2_5 = _m1_data(5)            # at most 8 residues: the solver's tail slots only
     data8, vectors8, s2_8 = _m1_data(8)
     with compilations() as compiled:
         first = mfjax.fit(data5, "m4", diffusion=SPHEROID, vectors=vectors5)
-    assert {"jit(_candidates)", "jit(_exact)"} <= set(compiled) and "jit(stage)" not in compiled
+    grid_programs = {"jit(_candidates)", "jit(_exact)"} if linear else {"jit(_grid_search)"}
+    assert grid_programs <= set(compiled) and "jit(stage)" not in compiled
     with compilations() as compiled:
         again = mfjax.fit(data8, "m4", diffusion=SPHEROID, vectors=vectors8)
-    assert compiled == []          # 8 residues: the same block of 16 (and the same solver slots)
+    assert compiled == []          # 8 residues: the same block of residues (and the same solver slots)
     for res, s2 in ((first, s2_5), (again, s2_8)):     # m1 is m4 with τe = Rex = 0: it fits m1's data
         assert np.all(res.chi2 < 1e-15) and np.all(np.abs(res.params["s2"] - s2) < 1e-6)
 

@@ -38,7 +38,7 @@ def data():
 def test_same_point_as_the_direct_search(data, name):
     model = models.get_model(name)
     assert linear_grid.covers(model, TM) and not linear_grid.covers(models.get_model("tm4"), None)
-    assert linear_grid.covers(model, TM, 1000) and not linear_grid.covers(model, TM, 121)
+    assert linear_grid.covers(model, TM, linear_grid.MIN_POINTS) and not linear_grid.covers(model, TM, linear_grid.MIN_POINTS - 1)
     problem = residue_problem(data, model, diffusion=TM, r=R, csa=CSA)
     scales = np.asarray(problem.scales)
     lower, upper = (v / scales for v in models.grid_bounds(model, "paper"))
@@ -74,8 +74,9 @@ def test_exact_ties_and_the_direct_fallback(data, monkeypatch):
     assert calls
 
 
-def test_fit_results_unchanged(data):
-    # fit with the linear grid (the default) and with the direct grid: the same start, so the same fit
+def test_fit_results_unchanged(data, monkeypatch):
+    # fit with the linear grid (forced at this grid's size) and with the direct grid: the same start, so the same fit
+    monkeypatch.setattr(linear_grid, "MIN_POINTS", 0)
     fast = mfjax.fit(data, "m4", diffusion=TM, r=R, csa=CSA, grid_bounds="paper")
     slow = mfjax.fit(data, "m4", diffusion=TM, r=R, csa=CSA, grid_bounds="paper", linear_grid_search=False)
     np.testing.assert_array_equal(fast.chi2, slow.chi2)
