@@ -53,14 +53,15 @@ def _subset_vectors(vectors, rows):
 
 
 def analyse(data: RelaxationData, diffusion, vectors=None, models=ALL_MODELS, criterion="AIC", rounds=3,
-            n_sims=100, seed=0, r=NH_BOND_LENGTH, csa=N15_CSA, report=None) -> Analysis:
+            n_sims=100, seed=0, r=NH_BOND_LENGTH, csa=N15_CSA, starts=1, polish=False, report=None) -> Analysis:
     """Run the analysis described in the module docstring.
 
     data: RelaxationData; diffusion: the start tensor (Sphere, Spheroid or Ellipsoid: the class fitted);
     vectors: (n, 3) XH unit vectors (rows of residues without data may be NaN); models: the candidates;
     criterion: "AIC", "AICc" or "BIC"; rounds: at most this many tensor/selection rounds; n_sims: Monte
-    Carlo replicas per residue (0: no errors); r (m), csa: scalars; report: called with one line of text
-    per step (e.g. ``print``).
+    Carlo replicas per residue (0: no errors); r (m), csa: scalars; starts, polish: ``mfjax.fit``'s options
+    for the model-free fits of the selection (the Monte Carlo replicas are polished too; they start from
+    the chosen fit); report: called with one line of text per step (e.g. ``print``).
     """
     say = report or (lambda text: None)
     n = data.n_residues
@@ -69,13 +70,14 @@ def analyse(data: RelaxationData, diffusion, vectors=None, models=ALL_MODELS, cr
         raise ValueError("no residue has the 3 data points a fit needs")
     sub, vec = data.subset(rows), _subset_vectors(vectors, rows)
     physics = dict(vectors=vec, r=r, csa=csa)
+    minimise = dict(starts=starts, polish=polish)
 
     say(f"tensor: {type(diffusion).__name__} with every residue in m2 ({len(rows)} residues)")
     tfit = fit_tensor(sub, model="m2", diffusion=diffusion, **physics)
     say(f"  {tfit.diffusion}  chi2 {float(tfit.chi2):.6g}")
     history, chosen = [dict(round=0, diffusion=tfit.diffusion, chi2=float(tfit.chi2), changed=None)], None
     for k in range(1, int(rounds) + 1):
-        sel = select(sub, models=models, criterion=criterion, diffusion=tfit.diffusion, **physics)
+        sel = select(sub, models=models, criterion=criterion, diffusion=tfit.diffusion, **physics, **minimise)
         new = np.asarray(sel.model)
         changed = None if chosen is None else int(np.sum(new != chosen))
         counts = {m: int(np.sum(new == m)) for m in dict.fromkeys(new)}
@@ -89,7 +91,7 @@ def analyse(data: RelaxationData, diffusion, vectors=None, models=ALL_MODELS, cr
         say(f"  tensor {tfit.diffusion}  chi2 {float(tfit.chi2):.6g}")
         history.append(dict(round=k, diffusion=tfit.diffusion, chi2=float(tfit.chi2), changed=changed))
     if changed != 0:   # the last tensor was fitted after the last selection: select at it
-        sel = select(sub, models=models, criterion=criterion, diffusion=tfit.diffusion, **physics)
+        sel = select(sub, models=models, criterion=criterion, diffusion=tfit.diffusion, **physics, **minimise)
         chosen = np.asarray(sel.model)
 
     merged = sel.merged()
@@ -103,7 +105,7 @@ def analyse(data: RelaxationData, diffusion, vectors=None, models=ALL_MODELS, cr
             part = sub.subset(idx)
             start = {p: sel.fits[m].params[p][idx] for p in sel.fits[m].params if p in _fitted(m)}
             refit = fit(part, m, diffusion=tfit.diffusion, x0=start, vectors=None if vec is None else vec[idx],
-                        r=r, csa=csa)
+                        r=r, csa=csa, polish=polish)
             mc = monte_carlo(part, refit, n_sims=n_sims, seed=seed)
             for name, sd in mc.errors.items():
                 errors.setdefault(name, np.full(len(rows), np.nan))[idx] = sd

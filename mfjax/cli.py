@@ -100,11 +100,24 @@ def _add_physics_options(p):
                    help=f"switch physical-sanity checks off for exotic inputs ({', '.join(sanity.CHECKS)}, all)")
 
 
-def _add_fit_options(p):
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _add_fit_options(p, grid=True):
     g = p.add_argument_group("minimisation")
-    g.add_argument("--grid-inc", type=int, default=11, metavar="N", help="grid-search increments per parameter")
-    g.add_argument("--grid-bounds", default="relax", choices=["relax", "paper"],
-                   help="grid bounds: relax's defaults or d'Auvergne & Gooley 2008's wider ones")
+    if grid:
+        g.add_argument("--grid-inc", type=int, default=11, metavar="N", help="grid-search increments per parameter")
+        g.add_argument("--grid-bounds", default="relax", choices=["relax", "paper"],
+                       help="grid bounds: relax's defaults or d'Auvergne & Gooley 2008's wider ones")
+    g.add_argument("--starts", type=_positive_int, default=1, metavar="K",
+                   help="starts per residue (the grid's K best local minima; the lowest chi2 is kept)")
+    g.add_argument("--polish", action="store_true",
+                   help="polish every fit by Gauss-Newton in valley coordinates (chi2 never rises; "
+                   "docs/polish.md), for flat valleys such as S2f/S2/ts")
 
 
 def _add_output_options(p, out_required=False):
@@ -186,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--n-sims", type=int, default=100, metavar="N", help="Monte Carlo simulations (0: none)")
     a.add_argument("--seed", type=int, default=0, help="random seed of the Monte Carlo noise")
     _add_physics_options(a)
+    _add_fit_options(a, grid=False)
     a.set_defaults(tm=None)
     _add_output_options(a)
     a.set_defaults(out="mfjax-analysis")
@@ -317,7 +331,8 @@ def _diffusion(args, models):
 
 
 def _fit_options(args, diffusion):
-    return dict(diffusion=diffusion, r=args.r, csa=args.csa, grid_inc=args.grid_inc, grid_bounds=args.grid_bounds)
+    return dict(diffusion=diffusion, r=args.r, csa=args.csa, grid_inc=args.grid_inc, grid_bounds=args.grid_bounds,
+                starts=args.starts, polish=args.polish)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -544,13 +559,14 @@ def _analyse_command(args, out) -> int:
     models = [get_model(m).name for m in args.models]
     with output_dir(args.out) as folder:
         res = analyse(data, start, vectors=vectors, models=models, criterion=args.criterion, rounds=args.rounds,
-                      n_sims=args.n_sims, seed=args.seed, r=args.r, csa=args.csa,
-                      report=lambda line: out.write(f"# {line}\n"))
+                      n_sims=args.n_sims, seed=args.seed, r=args.r, csa=args.csa, starts=args.starts,
+                      polish=args.polish, report=lambda line: out.write(f"# {line}\n"))
         out.write(f"# tensor: {res.diffusion}\n")
         chosen = [str(m) or "none" for m in res.models]
         print_table(results_io.table(res.result, errors=res.errors, models=chosen), out)
         settings = {"command": "mfjax analyse", "start_tensor": start, "tensor": res.diffusion,
-                    "criterion": args.criterion, "n_sims": args.n_sims, "seed": args.seed}
+                    "criterion": args.criterion, "n_sims": args.n_sims, "seed": args.seed, "starts": args.starts,
+                    "polish": args.polish}
         _write_results(folder, res.result, errors=res.errors, models=chosen, settings=settings)
         if folder is not None:
             tensor = {"class": type(res.diffusion).__name__, **{k: float(v) for k, v in vars(res.diffusion).items()},

@@ -46,7 +46,7 @@ _NOISE_BLOCK = 8                 # replicas per noise draw (fixed shape: the sam
 _SKIPPED = (Status.SKIPPED_NO_DATA, Status.SKIPPED_TOO_FEW_DATA)
 _GOOD = (Status.CONVERGED, Status.NO_PARAMETERS, Status.DEGENERATE_CORNER)   # the others count as failed
 _FIT_SETTINGS = ("diffusion", "r", "csa", "vectors", "grid_inc", "grid_bounds", "algorithm", "line_search",
-                 "hessian_mod", "constraints", "func_tol", "grad_tol", "max_iter")
+                 "hessian_mod", "constraints", "func_tol", "grad_tol", "max_iter", "polish")
 
 
 @dataclass

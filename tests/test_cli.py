@@ -91,6 +91,22 @@ def test_fit_command_reads_relax_files(capsys):
                                [0.952, 0.952 * 0.582, 32e-12, 0.582], rtol=1e-7)
 
 
+def test_fit_command_passes_starts_and_polish_on(tmp_path, capsys):
+    args = ["fit", "--model", "m5", "--csa=-160e-6", "--tm", "10e-9", "--grid-bounds", "paper", "--starts", "2",
+            "--polish", "--out", str(tmp_path / "run")]
+    for path, kind, field in examples.example_files("S2f_0.952_S2s_0.582_ts_32"):
+        args += ["--data", path, kind, str(field)]
+    code, _, err = _run(args, capsys)
+    assert code == 0, err
+    result = read_results_json(tmp_path / "run" / "results.json").result
+    assert result.settings["starts"] == 2 and result.settings["polish"] is True
+    assert result.chi2[-1] < 1e-20
+    np.testing.assert_allclose([result.params[c][-1] for c in ("s2f", "s2", "ts")], [0.952, 0.952 * 0.582, 32e-12],
+                               rtol=1e-7)
+    code, _, err = _run(args + ["--starts", "0"], capsys)
+    assert code == 2 and "--starts: must be at least 1, got 0" in err
+
+
 def test_interrupted_run_leaves_nothing(tmp_path, capsys, monkeypatch):
     def interrupt(done, total):
         raise KeyboardInterrupt

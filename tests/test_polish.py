@@ -119,3 +119,19 @@ def test_gauss_newton_svd_on_rosenbrock():
     np.testing.assert_allclose(res.x[:2], [[1.0, 1.0], [-0.5, 0.25]], rtol=1e-12)
     assert np.all(res.f[:2] < 1e-25) and list(res.status) == [Status.CONVERGED] * 2 + [Status.NOT_FINITE]
     assert np.all(res.iterations[:2] >= 1) and np.all(res.f_count[:2] > res.iterations[:2])
+
+
+def test_monte_carlo_replicas_are_polished_as_the_fit():
+    # noise-free replicas (sigma 0 around the data themselves) of the flat-valley points, each fitted from
+    # the grid: with the fit's
+    # polish the replicas reach the truth (χ² < 1e-20) as the fit does; without it they stall in the valley
+    data = _paper_data("m5", FLAT)
+    for polished in (True, False):
+        res = mfjax.fit(data, "m5", polish=polished, **DMG)
+        mc = mfjax.monte_carlo(data, res, n_sims=2, start="grid", method="direct", distribution="fixed", sigma=0.0)
+        assert mc.samples["s2f"].shape == (2, 2) and np.all(mc.status == Status.CONVERGED)
+        if polished:
+            assert np.all(mc.chi2 < 1e-20)
+            np.testing.assert_allclose(mc.samples["s2f"], np.broadcast_to(S2F, (2, 2)), rtol=1e-6)
+        else:
+            assert np.all(mc.chi2 > 1e-16)
