@@ -141,10 +141,13 @@ def _per_problem(fun: Callable, solver: Solver):
     each once per (function, solver) and problem shapes, and every program built on them (the bulk's
     and the tail's widths, ``eval_shape``) reuses that trace (vmap transforms the traced jaxpr; XLA
     inlines the nested call, so the compiled arithmetic is the same). Third: the optional
-    (``wants_prepare``, ``prepare``) likewise, None for a solver without them."""
+    (``wants_prepare``, ``prepare``) likewise, None for a solver without them; fourth: (``trial``,
+    ``finish``) for a solver with ``cheap_trials``, else None."""
     rare = (jax.jit(solver.wants_prepare), jax.jit(functools.partial(solver.prepare, fun))) \
         if hasattr(solver, "prepare") else None
-    return jax.jit(functools.partial(solver.init, fun)), jax.jit(functools.partial(solver.step, fun)), rare
+    cheap = tuple(jax.jit(functools.partial(part, fun)) for part in (solver.trial, solver.finish, solver.probe)) \
+        if getattr(solver, "cheap_trials", False) else None
+    return jax.jit(functools.partial(solver.init, fun)), jax.jit(functools.partial(solver.step, fun)), rare, cheap
 
 
 @functools.lru_cache(maxsize=None)
@@ -163,16 +166,28 @@ def _compiled(fun: Callable, solver: Solver):
     at most ``stop_live`` problems still run. Returns the slots, how many queue rows were taken,
     and the output buffer (Q + S rows, owners, −1 = unused)."""
 
-    init_one, step_one, rare = _per_problem(fun, solver)
+    init_one, step_one, rare, cheap = _per_problem(fun, solver)
 
+    # Inside the program every array has the slot axis LAST (each component of a problem's vectors is
+    # then one contiguous row over the slots: no strided per-problem access, see the module docstring).
     def select(mask, new, old):
-        return jax.tree.map(lambda u, v: jnp.where(_rows_like(mask, v), u, v), new, old)
+        return jax.tree.map(lambda u, v: jnp.where(mask, u, v), new, old)
+
+    def last(tree):
+        return jax.tree.map(lambda a: jnp.moveaxis(a, 0, -1), tree)
+
+    def first(tree):
+        return jax.tree.map(lambda a: jnp.moveaxis(a, -1, 0), tree)
+
+    def vm(f):
+        return jax.vmap(f, in_axes=-1, out_axes=-1)
 
     def run(prob, rows, owner, q_prob, q_owner, n_queue, more, max_steps, stop_live):
-        unravel = jax.flatten_util.ravel_pytree(init_one(jax.tree.map(lambda a: a[0], prob)))[1]
-        unpack = jax.vmap(unravel)
-        pack = jax.vmap(lambda one: jax.flatten_util.ravel_pytree(one)[0])
-        step, start = jax.vmap(step_one), jax.vmap(init_one)
+        prob, q_prob = last(prob), last(q_prob)
+        unravel = jax.flatten_util.ravel_pytree(init_one(jax.tree.map(lambda a: a[..., 0], prob)))[1]
+        unpack = jax.vmap(unravel, out_axes=-1)
+        pack = jax.vmap(lambda one: jax.flatten_util.ravel_pytree(one)[0], in_axes=-1)
+        step, start = vm(step_one), vm(init_one)
         n_slots, n_q = rows.shape[0], q_owner.shape[0]
 
         def running(state, owner):
@@ -188,7 +203,7 @@ def _compiled(fun: Callable, solver: Solver):
             src = taken + jnp.cumsum(free) - 1
             take = free & (src < n_queue)
             src = jnp.clip(src, 0, n_q - 1)
-            prob = select(take, jax.tree.map(lambda q: q[src], q_prob), prob)
+            prob = select(take, jax.tree.map(lambda q: jnp.take(q, src, axis=-1), q_prob), prob)
             state = select(take, start(prob), state)
             owner = jnp.where(take, q_owner[src], jnp.where(free, -1, owner))
             count = lambda mask: jnp.sum(mask, dtype=jnp.int32)
@@ -209,17 +224,26 @@ def _compiled(fun: Callable, solver: Solver):
                              collect_and_refill, lambda c: c, c)
             prob, state, owner = c[:3]
             if rare is not None:       # a solver's rare work (e.g. a restart point), only when some problem wants it
-                wants = running(state, owner) & jax.vmap(rare[0])(state)
-                state = jax.lax.cond(jnp.any(wants), lambda s: select(wants, jax.vmap(rare[1])(prob, s), s),
+                wants = running(state, owner) & vm(rare[0])(state)
+                state = jax.lax.cond(jnp.any(wants), lambda s: select(wants, vm(rare[1])(prob, s), s),
                                      lambda s: s, state)
-            state = select(running(state, owner), step(prob, state), state)
+            live = running(state, owner)
+            if cheap is None:
+                state = select(live, step(prob, state), state)
+            else:       # f alone at every trial; the rest of the step only when some problem needs it
+                tried, settled = vm(cheap[0])(prob, state)
+                state = select(live, tried, state)
+                needs = live & ~settled
+                state = jax.lax.cond(jnp.any(needs), lambda s: select(needs, vm(cheap[1])(prob, s), s),
+                                     lambda s: s, state)
+                state = select(running(state, owner), vm(cheap[2])(prob, state), state)
             return i + 1, (prob, state, owner) + c[3:]
 
         out = (jnp.zeros((n_q + n_slots,) + rows.shape[1:], rows.dtype), jnp.full(n_q + n_slots, -1, owner.dtype))
         init = (prob, unpack(rows), owner, jnp.zeros((), jnp.int32)) + out + (jnp.zeros((), jnp.int32),)
         c = collect_and_refill(jax.lax.while_loop(cond, body, (jnp.zeros((), jnp.int32), init))[1])
         prob, state, owner, taken, out_rows, out_owner, _ = c
-        return prob, pack(state), owner, taken, out_rows, out_owner
+        return first(prob), pack(state), owner, taken, out_rows, out_owner
 
     scalar = getattr(solver, "scalar_code", False)
     return jax.jit(run, compiler_options={**_COMPILER_OPTIONS, **(_SCALAR_CODE_OPTIONS if scalar else {})})

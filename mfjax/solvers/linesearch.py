@@ -288,6 +288,7 @@ class Backtracking:
     c: float = 1e-4
     rho: float = 0.5
     max_evals: int = 501
+    decides_on_f = True      # update() reads phi_t only (dphi_t may be None): trials need f alone
 
     def start(self, a0, phi0, dphi0, mu, eta):
         return backtrack_init(a0)
