@@ -25,6 +25,25 @@ sizes). tests/test_batch_independence.py checks it on the machine that runs it; 
 is the cost of independence (a lone straggler steps 8 problems wide, not 2:
 experiments/bench_engine_widths.py).
 
+Cheap trials (solvers with ``cheap_trials``, :mod:`mfjax.solvers.base`: relax's Newton–GMW–
+backtracking, the default): each step decides on the f alone that the previous step evaluated at the
+trial point (a loop-carried value, read once), runs the rest of the step (∇f, ∇²f, direction,
+transitions) in a branch taken only when some running problem accepted its trial (or starts, or takes
+a forced step), then evaluates f alone at every running problem's next trial point. A rejected trial
+thus costs f alone, as in minfx, where the whole step cost f, ∇f and ∇²f: RG point 110 in the 8-slot
+tail went from 6.9 to about 2–5 µs per trial. For these programs the slot axis is LAST inside the
+program (``axis`` in :func:`_compiled`): every component of a problem's vectors (x, p, ∇f, the rows of
+∇²f and of A) is one contiguous row over the slots. With the slot axis first (per-problem vectors
+strided in memory), the programs with cheap trials ran different machine code in the last four slots
+of a vector loop (measured: whole RG at 16 slots for bulk and tail, the points in slots 12–15 of each
+16 differed; alone in 8 slots against 64, almost every point; in isolation, the GMW direction of 41 of
+the 2,640 RG points differed between 8 and 64 slots) — a vector body and a scalar remainder; with the
+slot axis last, every point of the RG gives the same bits alone, in the whole grid and in the reversed
+grid (checked by experiments/bench_fit.py's batch part and tests/test_batch_independence.py).
+``scalar_code`` gave independence too, but the 64-slot bulk of the RG then took 0.113 s of CPU
+against 0.077 s (+47 %); with the slot axis last it takes 0.071 s. The other solvers keep the slot axis
+first and their measured results.
+
 Equal widths of the fused kernels are not enough for every algorithm: XLA's CPU back end lets LLVM
 contract a multiply and an add into one FMA wherever it can, and LLVM's loop and SLP vectorisers
 build different code for the same kernel at 8 and at 64 problems (a vector body, scalar remainders,
@@ -168,25 +187,28 @@ def _compiled(fun: Callable, solver: Solver):
 
     init_one, step_one, rare, cheap = _per_problem(fun, solver)
 
-    # Inside the program every array has the slot axis LAST (each component of a problem's vectors is
-    # then one contiguous row over the slots: no strided per-problem access, see the module docstring).
+    # With cheap trials every array inside the program has the slot axis LAST (each component of a
+    # problem's vectors is then one contiguous row over the slots, see the module docstring); the other
+    # solvers keep it first (their measured results).
+    axis = -1 if cheap is not None else 0
+
     def select(mask, new, old):
-        return jax.tree.map(lambda u, v: jnp.where(mask, u, v), new, old)
+        return jax.tree.map(lambda u, v: jnp.where(mask if axis else _rows_like(mask, v), u, v), new, old)
 
     def last(tree):
-        return jax.tree.map(lambda a: jnp.moveaxis(a, 0, -1), tree)
+        return jax.tree.map(lambda a: jnp.moveaxis(a, 0, axis), tree)
 
     def first(tree):
-        return jax.tree.map(lambda a: jnp.moveaxis(a, -1, 0), tree)
+        return jax.tree.map(lambda a: jnp.moveaxis(a, axis, 0), tree)
 
     def vm(f):
-        return jax.vmap(f, in_axes=-1, out_axes=-1)
+        return jax.vmap(f, in_axes=axis, out_axes=axis)
 
     def run(prob, rows, owner, q_prob, q_owner, n_queue, more, max_steps, stop_live):
         prob, q_prob = last(prob), last(q_prob)
-        unravel = jax.flatten_util.ravel_pytree(init_one(jax.tree.map(lambda a: a[..., 0], prob)))[1]
-        unpack = jax.vmap(unravel, out_axes=-1)
-        pack = jax.vmap(lambda one: jax.flatten_util.ravel_pytree(one)[0], in_axes=-1)
+        unravel = jax.flatten_util.ravel_pytree(init_one(jax.tree.map(lambda a: jnp.take(a, 0, axis=axis), prob)))[1]
+        unpack = jax.vmap(unravel, out_axes=axis)
+        pack = jax.vmap(lambda one: jax.flatten_util.ravel_pytree(one)[0], in_axes=axis)
         step, start = vm(step_one), vm(init_one)
         n_slots, n_q = rows.shape[0], q_owner.shape[0]
 
@@ -203,7 +225,7 @@ def _compiled(fun: Callable, solver: Solver):
             src = taken + jnp.cumsum(free) - 1
             take = free & (src < n_queue)
             src = jnp.clip(src, 0, n_q - 1)
-            prob = select(take, jax.tree.map(lambda q: jnp.take(q, src, axis=-1), q_prob), prob)
+            prob = select(take, jax.tree.map(lambda q: jnp.take(q, src, axis=axis), q_prob), prob)
             state = select(take, start(prob), state)
             owner = jnp.where(take, q_owner[src], jnp.where(free, -1, owner))
             count = lambda mask: jnp.sum(mask, dtype=jnp.int32)

@@ -11,6 +11,8 @@
 
 The wrapper evaluates the raw objective (with the derivatives the inner algorithm needs), hands
 the inner algorithm its transformed values, and keeps the problem's status and minfx's counters.
+With an inner algorithm that has ``cheap_trials`` both wrappers split their step (``probe``,
+``trial``, ``finish``; see :class:`Unconstrained` and :mod:`mfjax.solvers.base`).
 """
 from __future__ import annotations
 
@@ -43,6 +45,7 @@ class Pending(NamedTuple):
 
 
 def _blank_pending(x0):
+    """A Pending of the right shapes (``probe`` fills it)."""
     zero = jnp.zeros((), x0.dtype)
     return Pending(x0, zero, zero)
 
@@ -77,11 +80,13 @@ class PlainState(NamedTuple):
 class Unconstrained:
     """No constraints: one run of ``inner`` on f (minfx's ``generic_minimise`` without A, b).
 
-    With an inner algorithm that has ``cheap_trials`` (a line search deciding on f alone), a step is
-    :meth:`trial` (f alone at the trial point; a rejected trial is settled there) and, for the
-    problems not settled, :meth:`finish` (∇f, ∇²f at the same point, with the trial's f): the engine
-    runs ``finish`` only when some problem needs it (:mod:`mfjax.solvers.batch`). The f that
-    decides and that is stored is always the f-alone evaluation's."""
+    With an inner algorithm that has ``cheap_trials`` (backtracking, a Newton-type direction) the
+    state keeps f alone at the next trial point (``pending``, evaluated by :meth:`probe` at the end
+    of ``init`` and of every step), and a step is :meth:`trial` (decide on it; a rejected trial is
+    settled there), for the problems not settled :meth:`finish` (∇f, ∇²f at the same point, with
+    the pending f), then :meth:`probe`: the engine runs ``finish`` only when some problem needs it
+    (:mod:`mfjax.solvers.batch`). The f that decides and that is stored is always the f-alone
+    evaluation's, a loop-carried value read once (docs/algorithms.md, "One value, one decision")."""
 
     inner: Any
     termination: Termination = field(default_factory=Termination)
@@ -115,7 +120,7 @@ class Unconstrained:
     def trial(self, fun, prob: Problem, s: PlainState):
         """The pending trial judged on its f alone: ``(state, settled)`` (see the class docstring)."""
         inner, settled = self.inner.trial(s.inner, s.pending.L)
-        return s._replace(inner=inner), settled
+        return s._replace(inner=inner, f_count=inner.f_count, g_count=inner.g_count), settled
 
     def finish(self, fun, prob: Problem, s: PlainState) -> PlainState:
         """The rest of the step at the pending trial point (derivatives evaluated, f the pending one)."""
@@ -226,7 +231,7 @@ class MethodOfMultipliers:
     def trial(self, fun, prob: Problem, s: MoMState):
         """The pending trial judged on its L alone: ``(state, settled)`` (see :class:`Unconstrained`)."""
         inner, settled = self.inner.trial(s.inner, s.pending.L)
-        return s._replace(inner=inner), settled
+        return s._replace(inner=inner, f_count=inner.f_count, g_count=inner.g_count), settled
 
     def finish(self, fun, prob: Problem, s: MoMState) -> MoMState:
         """The rest of the step at the pending trial point (derivatives evaluated, f and L the trial's)."""
