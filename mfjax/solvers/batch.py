@@ -30,19 +30,20 @@ backtracking, the default): each step decides on the f alone that the previous s
 trial point (a loop-carried value, read once), runs the rest of the step (∇f, ∇²f, direction,
 transitions) in a branch taken only when some running problem accepted its trial (or starts, or takes
 a forced step), then evaluates f alone at every running problem's next trial point. A rejected trial
-thus costs f alone, as in minfx, where the whole step cost f, ∇f and ∇²f: RG point 110 in the 8-slot
-tail went from 6.9 to about 2–5 µs per trial. For these programs the slot axis is LAST inside the
-program (``axis`` in :func:`_compiled`): every component of a problem's vectors (x, p, ∇f, the rows of
-∇²f and of A) is one contiguous row over the slots. With the slot axis first (per-problem vectors
-strided in memory), the programs with cheap trials ran different machine code in the last four slots
-of a vector loop (measured: whole RG at 16 slots for bulk and tail, the points in slots 12–15 of each
-16 differed; alone in 8 slots against 64, almost every point; in isolation, the GMW direction of 41 of
-the 2,640 RG points differed between 8 and 64 slots) — a vector body and a scalar remainder; with the
-slot axis last, every point of the RG gives the same bits alone, in the whole grid and in the reversed
-grid (checked by experiments/bench_fit.py's batch part and tests/test_batch_independence.py).
-``scalar_code`` gave independence too, but the 64-slot bulk of the RG then took 0.113 s of CPU
-against 0.077 s (+47 %); with the slot axis last it takes 0.071 s. The other solvers keep the slot axis
-first and their measured results.
+thus costs f alone, as in minfx, where the whole step cost f, ∇f and ∇²f (RG point 99 alone in
+the 8-slot tail: 5.4 µs per evaluation against 12.6 µs, load 2; README, "Speed"). For these
+programs the slot axis is LAST inside the program (``axis`` in :func:`_compiled`): every component
+of a problem's vectors (x, p, ∇f, the rows of ∇²f and of A) is one contiguous row over the slots.
+With the slot axis first (per-problem vectors strided in memory) the programs with cheap trials ran
+other machine code in the last four slots of a program (measured: whole RG at 16 slots for bulk
+and tail, the points in slots 12–15 of each 16 differed; alone in 8 slots against 64, almost every
+point; in isolation, the GMW direction of 41 of the 2,640 RG points differed between 8 and 64
+slots), as a vector loop with a scalar remainder would; with the slot axis last, every RG point
+gives the same bits alone, in the whole grid and in the reversed grid (checked by
+experiments/bench_fit.py's batch part and tests/test_batch_independence.py). ``scalar_code`` gave
+independence too, but the 2,638 ordinary RG points in the 64-slot bulk then took 0.113 s of CPU
+against 0.077 s (+47 %); with the slot axis last they take 0.071 s (wall) against 0.072–0.077 s
+before. The other solvers keep the slot axis first and their measured results.
 
 Equal widths of the fused kernels are not enough for every algorithm: XLA's CPU back end lets LLVM
 contract a multiply and an add into one FMA wherever it can, and LLVM's loop and SLP vectorisers
