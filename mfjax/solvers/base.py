@@ -26,6 +26,16 @@ problem has); ``wants_prepare(state) -> bool`` and ``prepare(fun, prob, state) -
 branch taken only when at least one running problem does — so the other steps do not pay for it as
 they would for a ``jnp.where`` inside ``step`` (under ``vmap`` both sides of a select are computed).
 
+A third optional hook, cheap trials (the wrappers of :mod:`mfjax.solvers.constraints` around a
+Newton-type :class:`~mfjax.solvers.descent.Descent` with backtracking): a solver with
+``cheap_trials`` True keeps the objective's value at the next trial point in its state (``init``
+and ``probe(fun, prob, state) -> state`` evaluate f alone there) and splits ``step`` into
+``trial(fun, prob, state) -> (state, settled)`` (decide on that stored value; ``settled``: a
+rejected trial, whose state is then complete), ``finish(fun, prob, state) -> state`` (the rest of
+the step — ∇f, ∇²f, direction, transitions — for the problems not settled) and ``probe``. The
+engine runs ``trial`` on every running problem, ``finish`` in a branch taken only when some running
+problem is not settled, then ``probe``; ``step`` is the same three parts for one problem.
+
 The solvers built from parts (:mod:`mfjax.solvers.registry`) are a constraint handling
 (:mod:`mfjax.solvers.constraints`: ``Unconstrained``, ``MethodOfMultipliers``, ...) wrapped around
 an **inner algorithm** that never knows whether it is wrapped. The inner protocol (implemented by

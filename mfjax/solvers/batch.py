@@ -25,6 +25,26 @@ sizes). tests/test_batch_independence.py checks it on the machine that runs it; 
 is the cost of independence (a lone straggler steps 8 problems wide, not 2:
 experiments/bench_engine_widths.py).
 
+Cheap trials (solvers with ``cheap_trials``, :mod:`mfjax.solvers.base`: relax's Newton–GMW–
+backtracking, the default): each step decides on the f alone that the previous step evaluated at the
+trial point (a loop-carried value, read once), runs the rest of the step (∇f, ∇²f, direction,
+transitions) in a branch taken only when some running problem accepted its trial (or starts, or takes
+a forced step), then evaluates f alone at every running problem's next trial point. A rejected trial
+thus costs f alone, as in minfx, where the whole step cost f, ∇f and ∇²f (RG point 99 alone in
+the 8-slot tail: 5.4 µs per evaluation against 12.6 µs, load 2; README, "Speed"). For these
+programs the slot axis is LAST inside the program (``axis`` in :func:`_compiled`): every component
+of a problem's vectors (x, p, ∇f, the rows of ∇²f and of A) is one contiguous row over the slots.
+With the slot axis first (per-problem vectors strided in memory) the programs with cheap trials ran
+other machine code in the last four slots of a program (measured: whole RG at 16 slots for bulk
+and tail, the points in slots 12–15 of each 16 differed; alone in 8 slots against 64, almost every
+point; in isolation, the GMW direction of 41 of the 2,640 RG points differed between 8 and 64
+slots), as a vector loop with a scalar remainder would; with the slot axis last, every RG point
+gives the same bits alone, in the whole grid and in the reversed grid (checked by
+experiments/bench_fit.py's batch part and tests/test_batch_independence.py). ``scalar_code`` gave
+independence too, but the 2,638 ordinary RG points in the 64-slot bulk then took 0.113 s of CPU
+against 0.077 s (+47 %); with the slot axis last they take 0.071 s (wall) against 0.072–0.077 s
+before. The other solvers keep the slot axis first and their measured results.
+
 Equal widths of the fused kernels are not enough for every algorithm: XLA's CPU back end lets LLVM
 contract a multiply and an add into one FMA wherever it can, and LLVM's loop and SLP vectorisers
 build different code for the same kernel at 8 and at 64 problems (a vector body, scalar remainders,
@@ -141,10 +161,13 @@ def _per_problem(fun: Callable, solver: Solver):
     each once per (function, solver) and problem shapes, and every program built on them (the bulk's
     and the tail's widths, ``eval_shape``) reuses that trace (vmap transforms the traced jaxpr; XLA
     inlines the nested call, so the compiled arithmetic is the same). Third: the optional
-    (``wants_prepare``, ``prepare``) likewise, None for a solver without them."""
+    (``wants_prepare``, ``prepare``) likewise, None for a solver without them; fourth: (``trial``,
+    ``finish``) for a solver with ``cheap_trials``, else None."""
     rare = (jax.jit(solver.wants_prepare), jax.jit(functools.partial(solver.prepare, fun))) \
         if hasattr(solver, "prepare") else None
-    return jax.jit(functools.partial(solver.init, fun)), jax.jit(functools.partial(solver.step, fun)), rare
+    cheap = tuple(jax.jit(functools.partial(part, fun)) for part in (solver.trial, solver.finish, solver.probe)) \
+        if getattr(solver, "cheap_trials", False) else None
+    return jax.jit(functools.partial(solver.init, fun)), jax.jit(functools.partial(solver.step, fun)), rare, cheap
 
 
 @functools.lru_cache(maxsize=None)
@@ -163,16 +186,31 @@ def _compiled(fun: Callable, solver: Solver):
     at most ``stop_live`` problems still run. Returns the slots, how many queue rows were taken,
     and the output buffer (Q + S rows, owners, −1 = unused)."""
 
-    init_one, step_one, rare = _per_problem(fun, solver)
+    init_one, step_one, rare, cheap = _per_problem(fun, solver)
+
+    # With cheap trials every array inside the program has the slot axis LAST (each component of a
+    # problem's vectors is then one contiguous row over the slots, see the module docstring); the other
+    # solvers keep it first (their measured results).
+    axis = -1 if cheap is not None else 0
 
     def select(mask, new, old):
-        return jax.tree.map(lambda u, v: jnp.where(_rows_like(mask, v), u, v), new, old)
+        return jax.tree.map(lambda u, v: jnp.where(mask if axis else _rows_like(mask, v), u, v), new, old)
+
+    def last(tree):
+        return jax.tree.map(lambda a: jnp.moveaxis(a, 0, axis), tree)
+
+    def first(tree):
+        return jax.tree.map(lambda a: jnp.moveaxis(a, axis, 0), tree)
+
+    def vm(f):
+        return jax.vmap(f, in_axes=axis, out_axes=axis)
 
     def run(prob, rows, owner, q_prob, q_owner, n_queue, more, max_steps, stop_live):
-        unravel = jax.flatten_util.ravel_pytree(init_one(jax.tree.map(lambda a: a[0], prob)))[1]
-        unpack = jax.vmap(unravel)
-        pack = jax.vmap(lambda one: jax.flatten_util.ravel_pytree(one)[0])
-        step, start = jax.vmap(step_one), jax.vmap(init_one)
+        prob, q_prob = last(prob), last(q_prob)
+        unravel = jax.flatten_util.ravel_pytree(init_one(jax.tree.map(lambda a: jnp.take(a, 0, axis=axis), prob)))[1]
+        unpack = jax.vmap(unravel, out_axes=axis)
+        pack = jax.vmap(lambda one: jax.flatten_util.ravel_pytree(one)[0], in_axes=axis)
+        step, start = vm(step_one), vm(init_one)
         n_slots, n_q = rows.shape[0], q_owner.shape[0]
 
         def running(state, owner):
@@ -188,7 +226,7 @@ def _compiled(fun: Callable, solver: Solver):
             src = taken + jnp.cumsum(free) - 1
             take = free & (src < n_queue)
             src = jnp.clip(src, 0, n_q - 1)
-            prob = select(take, jax.tree.map(lambda q: q[src], q_prob), prob)
+            prob = select(take, jax.tree.map(lambda q: jnp.take(q, src, axis=axis), q_prob), prob)
             state = select(take, start(prob), state)
             owner = jnp.where(take, q_owner[src], jnp.where(free, -1, owner))
             count = lambda mask: jnp.sum(mask, dtype=jnp.int32)
@@ -209,17 +247,26 @@ def _compiled(fun: Callable, solver: Solver):
                              collect_and_refill, lambda c: c, c)
             prob, state, owner = c[:3]
             if rare is not None:       # a solver's rare work (e.g. a restart point), only when some problem wants it
-                wants = running(state, owner) & jax.vmap(rare[0])(state)
-                state = jax.lax.cond(jnp.any(wants), lambda s: select(wants, jax.vmap(rare[1])(prob, s), s),
+                wants = running(state, owner) & vm(rare[0])(state)
+                state = jax.lax.cond(jnp.any(wants), lambda s: select(wants, vm(rare[1])(prob, s), s),
                                      lambda s: s, state)
-            state = select(running(state, owner), step(prob, state), state)
+            live = running(state, owner)
+            if cheap is None:
+                state = select(live, step(prob, state), state)
+            else:       # f alone at every trial; the rest of the step only when some problem needs it
+                tried, settled = vm(cheap[0])(prob, state)
+                state = select(live, tried, state)
+                needs = live & ~settled
+                state = jax.lax.cond(jnp.any(needs), lambda s: select(needs, vm(cheap[1])(prob, s), s),
+                                     lambda s: s, state)
+                state = select(running(state, owner), vm(cheap[2])(prob, state), state)
             return i + 1, (prob, state, owner) + c[3:]
 
         out = (jnp.zeros((n_q + n_slots,) + rows.shape[1:], rows.dtype), jnp.full(n_q + n_slots, -1, owner.dtype))
         init = (prob, unpack(rows), owner, jnp.zeros((), jnp.int32)) + out + (jnp.zeros((), jnp.int32),)
         c = collect_and_refill(jax.lax.while_loop(cond, body, (jnp.zeros((), jnp.int32), init))[1])
         prob, state, owner, taken, out_rows, out_owner, _ = c
-        return prob, pack(state), owner, taken, out_rows, out_owner
+        return first(prob), pack(state), owner, taken, out_rows, out_owner
 
     scalar = getattr(solver, "scalar_code", False)
     return jax.jit(run, compiler_options={**_COMPILER_OPTIONS, **(_SCALAR_CODE_OPTIONS if scalar else {})})

@@ -11,6 +11,8 @@
 
 The wrapper evaluates the raw objective (with the derivatives the inner algorithm needs), hands
 the inner algorithm its transformed values, and keeps the problem's status and minfx's counters.
+With an inner algorithm that has ``cheap_trials`` both wrappers split their step (``probe``,
+``trial``, ``finish``; see :class:`Unconstrained` and :mod:`mfjax.solvers.base`).
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ import jax.numpy as jnp
 
 from mfjax.solvers._arith import dot, matvec, norm, vecmat
 from mfjax.solvers.base import Eval, Problem, Tests, inner_scalar_code
-from mfjax.solvers.derivatives import evaluate
+from mfjax.solvers.derivatives import evaluate, value
 from mfjax.solvers.settings import Termination
 from mfjax.status import Status
 
@@ -34,6 +36,34 @@ def _finish(error, stop, stop_status, direction_status):
     return jnp.where(status == Status.RUNNING, direction_status, status).astype(jnp.int32)
 
 
+class Pending(NamedTuple):
+    """A trial point evaluated with f alone (cheap trials), waiting for its derivatives."""
+
+    x: Any      # the trial point
+    f: Any      # the raw objective there (the f-alone evaluation)
+    L: Any      # the inner objective there (what the line search decided on)
+
+
+def _blank_pending(x0):
+    """A Pending of the right shapes (``probe`` fills it)."""
+    zero = jnp.zeros((), x0.dtype)
+    return Pending(x0, zero, zero)
+
+
+def _cheap(wrapper, cls):
+    """A wrapper of class ``cls`` offers cheap trials when its inner algorithm does and its step is
+    ``cls``'s own (a subclass with another step, e.g. Modelfree4's cut, does not)."""
+    return type(wrapper).step is cls.step and getattr(wrapper.inner, "cheap_trials", False)
+
+
+def _step_in_parts(wrapper, fun, prob, s):
+    """A whole step as the engine runs it with cheap trials: decide on the pending value, the rest
+    of the step unless the trial is settled, then f alone at the next trial point."""
+    t, settled = wrapper.trial(fun, prob, s)
+    done = wrapper.finish(fun, prob, t)
+    return wrapper.probe(fun, prob, jax.tree.map(lambda u, v: jnp.where(settled, u, v), t, done))
+
+
 class PlainState(NamedTuple):
     x: Any
     f: Any
@@ -43,11 +73,20 @@ class PlainState(NamedTuple):
     h_count: Any
     status: Any
     inner: Any
+    pending: Any = ()   # Pending with cheap trials
 
 
 @dataclass(frozen=True)
 class Unconstrained:
-    """No constraints: one run of ``inner`` on f (minfx's ``generic_minimise`` without A, b)."""
+    """No constraints: one run of ``inner`` on f (minfx's ``generic_minimise`` without A, b).
+
+    With an inner algorithm that has ``cheap_trials`` (backtracking, a Newton-type direction) the
+    state keeps f alone at the next trial point (``pending``, evaluated by :meth:`probe` at the end
+    of ``init`` and of every step), and a step is :meth:`trial` (decide on it; a rejected trial is
+    settled there), for the problems not settled :meth:`finish` (∇f, ∇²f at the same point, with
+    the pending f), then :meth:`probe`: the engine runs ``finish`` only when some problem needs it
+    (:mod:`mfjax.solvers.batch`). The f that decides and that is stored is always the f-alone
+    evaluation's, a loop-carried value read once (docs/algorithms.md, "One value, one decision")."""
 
     inner: Any
     termination: Termination = field(default_factory=Termination)
@@ -55,19 +94,46 @@ class Unconstrained:
 
     scalar_code = inner_scalar_code
 
+    @property
+    def cheap_trials(self):
+        return _cheap(self, Unconstrained)
+
     def init(self, fun, prob: Problem) -> PlainState:
         inner = self.inner.blank(prob.x0)
-        return PlainState(inner.x, jnp.zeros((), prob.x0.dtype), inner.iters, inner.f_count, inner.g_count,
-                          inner.h_count, jnp.asarray(Status.RUNNING, jnp.int32), inner)
+        s = PlainState(inner.x, jnp.zeros((), prob.x0.dtype), inner.iters, inner.f_count, inner.g_count,
+                       inner.h_count, jnp.asarray(Status.RUNNING, jnp.int32), inner,
+                       _blank_pending(prob.x0) if self.cheap_trials else ())
+        return self.probe(fun, prob, s) if self.cheap_trials else s
 
     def step(self, fun, prob: Problem, s: PlainState) -> PlainState:
+        if self.cheap_trials:
+            return _step_in_parts(self, fun, prob, s)
         x_t = self.inner.point(s.inner)
-        F_t = evaluate(fun, x_t, prob.args, self.inner.order)
+        return self._consume(prob, s, x_t, evaluate(fun, x_t, prob.args, self.inner.order))
+
+    def probe(self, fun, prob: Problem, s: PlainState) -> PlainState:
+        """f alone at the next trial point, kept in ``pending`` for the next step."""
+        x_t = self.inner.point(s.inner)
+        f_t = value(fun, x_t, prob.args)
+        return s._replace(pending=Pending(x_t, f_t, f_t))
+
+    def trial(self, fun, prob: Problem, s: PlainState):
+        """The pending trial judged on its f alone: ``(state, settled)`` (see the class docstring)."""
+        inner, settled = self.inner.trial(s.inner, s.pending.L)
+        return s._replace(inner=inner, f_count=inner.f_count, g_count=inner.g_count), settled
+
+    def finish(self, fun, prob: Problem, s: PlainState) -> PlainState:
+        """The rest of the step at the pending trial point (derivatives evaluated, f the pending one)."""
+        x_t = s.pending.x
+        return self._consume(prob, s, x_t, evaluate(fun, x_t, prob.args, self.inner.order)._replace(f=s.pending.f))
+
+    def _consume(self, prob: Problem, s: PlainState, x_t, F_t) -> PlainState:
         tests = Tests(self.termination.func_tol, self.termination.grad_tol, prob.max_iter, prob.converge)
         a = self.inner.assess(s.inner, F_t, tests)
         inner, dir_status = self.inner.advance(s.inner, a, a.start & a.finite, F_t)
         return PlainState(inner.x, jnp.where(a.moved | a.start, F_t.f, s.f), inner.iters, inner.f_count,
-                          inner.g_count, inner.h_count, _finish(a.error, a.stop, a.stop_status, dir_status), inner)
+                          inner.g_count, inner.h_count, _finish(a.error, a.stop, a.stop_status, dir_status), inner,
+                          s.pending)
 
 
 def lagrangian(F: Eval, x, lam, mu, A, b) -> Eval:
@@ -107,6 +173,7 @@ class MoMState(NamedTuple):
     tol: Any         # the inner run's gradient tolerance t_k
     L_prev: Any      # the previous inner run's final L
     inner_max: Any   # the inner run's iteration limit
+    pending: Any = ()  # Pending with cheap trials
 
 
 @dataclass(frozen=True)
@@ -117,7 +184,8 @@ class MethodOfMultipliers:
     iterations; stop when |L_new − L_prev| ≤ func_tol, or iterations ≥ max_iter − 1, or
     μ < ``mu_min``; else λ ← max(λ − c/μ, 0), μ ← μ·scale_mu, ε ← ε·scale_epsilon,
     γ ← γ·scale_gamma. λ starts at ``init_lambda`` on the constraints with c ≤ 0 at x0, else 0.
-    Counts are the sums of the inner counts; grad_tol of ``termination`` is not used (minfx)."""
+    Counts are the sums of the inner counts; grad_tol of ``termination`` is not used (minfx).
+    Cheap trials as :class:`Unconstrained` (the trial decides on L with the raw f alone)."""
 
     inner: Any
     termination: Termination = field(default_factory=Termination)
@@ -134,19 +202,45 @@ class MethodOfMultipliers:
 
     scalar_code = inner_scalar_code
 
+    @property
+    def cheap_trials(self):
+        return _cheap(self, MethodOfMultipliers)
+
     def init(self, fun, prob: Problem) -> MoMState:
         inner = self.inner.blank(prob.x0)
         zero, zero_f = jnp.zeros((), jnp.int32), jnp.zeros((), prob.x0.dtype)
-        return MoMState(inner.x, zero_f, inner.iters, inner.f_count, inner.g_count, inner.h_count,
-                        jnp.asarray(Status.RUNNING, jnp.int32), inner, lam=jnp.zeros_like(prob.b),
-                        mu=zero_f + self.mu0, eps=zero_f + self.epsilon0, gam=zero_f + self.gamma0, tol=zero_f,
-                        L_prev=zero_f, inner_max=zero)
+        s = MoMState(inner.x, zero_f, inner.iters, inner.f_count, inner.g_count, inner.h_count,
+                     jnp.asarray(Status.RUNNING, jnp.int32), inner, lam=jnp.zeros_like(prob.b),
+                     mu=zero_f + self.mu0, eps=zero_f + self.epsilon0, gam=zero_f + self.gamma0, tol=zero_f,
+                     L_prev=zero_f, inner_max=zero, pending=_blank_pending(prob.x0) if self.cheap_trials else ())
+        return self.probe(fun, prob, s) if self.cheap_trials else s
 
     def step(self, fun, prob: Problem, s: MoMState) -> MoMState:
-        A, b = prob.A, prob.b
+        if self.cheap_trials:
+            return _step_in_parts(self, fun, prob, s)
         x_t = self.inner.point(s.inner)
         raw = evaluate(fun, x_t, prob.args, self.inner.order)
-        L_t = lagrangian(raw, x_t, s.lam, s.mu, A, b)
+        return self._consume(prob, s, x_t, raw, lagrangian(raw, x_t, s.lam, s.mu, prob.A, prob.b))
+
+    def probe(self, fun, prob: Problem, s: MoMState) -> MoMState:
+        """f alone, and L from it, at the next trial point, kept in ``pending`` for the next step."""
+        x_t = self.inner.point(s.inner)
+        f_t = value(fun, x_t, prob.args)
+        return s._replace(pending=Pending(x_t, f_t, lagrangian(Eval(f_t), x_t, s.lam, s.mu, prob.A, prob.b).f))
+
+    def trial(self, fun, prob: Problem, s: MoMState):
+        """The pending trial judged on its L alone: ``(state, settled)`` (see :class:`Unconstrained`)."""
+        inner, settled = self.inner.trial(s.inner, s.pending.L)
+        return s._replace(inner=inner, f_count=inner.f_count, g_count=inner.g_count), settled
+
+    def finish(self, fun, prob: Problem, s: MoMState) -> MoMState:
+        """The rest of the step at the pending trial point (derivatives evaluated, f and L the trial's)."""
+        x_t, pend = s.pending.x, s.pending
+        raw = evaluate(fun, x_t, prob.args, self.inner.order)._replace(f=pend.f)
+        return self._consume(prob, s, x_t, raw, lagrangian(raw, x_t, s.lam, s.mu, prob.A, prob.b)._replace(f=pend.L))
+
+    def _consume(self, prob: Problem, s: MoMState, x_t, raw: Eval, L_t: Eval) -> MoMState:
+        A, b = prob.A, prob.b
         a = self.inner.assess(s.inner, L_t, Tests(None, s.tol, s.inner_max, prob.converge))
         start = a.start
 
@@ -176,4 +270,4 @@ class MethodOfMultipliers:
             gam=on_restart(gam_new, s.gam), tol=on_restart(jnp.minimum(eps_new, gam_new * norm(c)), s.tol),
             L_prev=on_restart(jnp.where(start, L_r.f, L_t.f), s.L_prev),
             inner_max=on_restart(jnp.minimum(self.inner_maxiter, prob.max_iter - a.iters), s.inner_max
-                                 ).astype(jnp.int32))
+                                 ).astype(jnp.int32), pending=s.pending)

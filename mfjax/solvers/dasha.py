@@ -56,7 +56,8 @@ class Dasha:
     scalar_code = inner_scalar_code
 
     def init(self, fun, prob: Problem):
-        return Unconstrained(self.inner, self.termination).init(fun, prob)
+        # the penalised objective here too: with cheap trials init evaluates f at x0 (constraints.py)
+        return Unconstrained(self.inner, self.termination).init(penalised(fun, prob.A, prob.b), prob)
 
     def step(self, fun, prob: Problem, s):
         return Unconstrained(self.inner, self.termination).step(penalised(fun, prob.A, prob.b), prob, s)

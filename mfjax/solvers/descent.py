@@ -9,7 +9,8 @@ test), and unless the run ends the direction part gives the next p and first tri
 Direction protocol (a frozen dataclass; e.g. :class:`mfjax.solvers.newton.Newton`):
 
 - ``needs_hessian``: True if ``next`` reads ``F_new.H`` (the Hessian is then evaluated at every
-  trial point and counted once per iteration, as minfx's ``h_count``);
+  accepted point — at every trial point with a line search that needs ∇f there — and counted once
+  per iteration, as minfx's ``h_count``);
 - ``ls``: :class:`~mfjax.solvers.settings.LineSearchConstants` (a0, mu, eta) for the line search;
 - ``init(x0) -> dstate``: the direction's own state (fixed shapes; e.g. BFGS's matrix);
 - ``next(dstate, restart, x_old, x_new, g_old, F_new, alpha) -> (p, a0, dstate, status)``: the
@@ -18,6 +19,13 @@ Direction protocol (a frozen dataclass; e.g. :class:`mfjax.solvers.newton.Newton
   — forget the history. ``status``: ``Status.RUNNING``, or a failure that ends the problem.
 
 Line-search protocol: see :mod:`mfjax.solvers.linesearch`.
+
+Cheap trials: a line search that decides on f alone (backtracking, as minfx's ``backtrack.py``
+asks only for f at a trial) with a direction that needs ∇²f lets the wrapper evaluate f alone at
+every trial point and settle a rejected trial with :meth:`Descent.trial`; ∇f and ∇²f are evaluated
+only where the trial is accepted (or at a start or forced step), as minfx does. The value that
+decides is always the f-alone evaluation, whatever else is computed (see
+:mod:`mfjax.solvers.constraints`).
 
 Counting as minfx: a run's set-up counts 1 f and 1 ∇f; every line-search trial counts what the line
 search says; an accepted step counts 1 f and 1 ∇f more (minfx evaluates again at the new point);
@@ -74,6 +82,28 @@ class Descent:
     def scalar_code(self):
         """Compile without SIMD if the direction asks for it (see :mod:`mfjax.solvers.batch`)."""
         return getattr(self.direction, "scalar_code", False)
+
+    @property
+    def cheap_trials(self):
+        """True if the line search decides on f alone (backtracking) and the direction needs ∇²f: a
+        wrapper may then evaluate f alone at a trial point and call :meth:`trial` (see the module
+        docstring). First-order directions keep the whole evaluation at every trial: f and ∇f cost
+        little more than f, and their measured paths stay (BFGS with backtracking on the Fig. 2 point
+        of d'Auvergne & Gooley 2008: 159 iterations, as relax; 162 with cheap trials)."""
+        return getattr(self.line_search, "decides_on_f", False) and self.direction.needs_hessian
+
+    def trial(self, s: DescentState, f_t):
+        """The trial at ``point(s)`` judged on the objective's value ``f_t`` alone: returns
+        ``(istate, settled)``. ``settled``: the line search rejected the trial (or falls back to an
+        unevaluated step), nothing else changes, and ``istate`` is the state after this evaluation
+        — the same as :meth:`assess` and :meth:`advance` give with any ∇f, ∇²f there. Otherwise
+        (a start, a forced step, an accepted trial) ``istate`` is ``s`` and the caller feeds the
+        full values (with this same ``f_t``) to :meth:`assess`. Only when :attr:`cheap_trials`."""
+        ls, out = self.line_search.update(s.ls, s.F.f, dot(s.F.g, s.p), f_t, None)
+        settled = ~s.starting & ~s.forced & ~s.ls.done & (~out.done | out.fallback)
+        tried = s._replace(alpha=ls.alpha, ls=ls, f_count=s.f_count + out.f_evals,
+                           g_count=s.g_count + out.g_evals, forced=out.fallback)
+        return jax.tree.map(lambda u, v: jnp.where(settled, u, v), tried, s), settled
 
     def blank(self, x0) -> DescentState:
         zero, zero_f = jnp.zeros((), jnp.int32), jnp.zeros((), x0.dtype)

@@ -14,6 +14,9 @@ machines behind one protocol for :class:`mfjax.solvers.descent.Descent`:
   trial step, ``ls.done`` True if nothing is to be evaluated, e.g. an ascent direction for MT);
 - ``update(ls, phi0, dphi0, phi_t, dphi_t) -> (ls, Outcome)``: consume φ and φ' at ``ls.alpha``.
 
+A part with ``decides_on_f = True`` (backtracking) reads ``phi_t`` only: its trials need f alone
+(cheap trials, :mod:`mfjax.solvers.descent`).
+
 ``mu`` and ``eta`` (sufficient decrease and curvature) come from the direction part (minfx sets
 them per algorithm); a line search given its own ``mu``/``eta`` uses those instead.
 
@@ -288,6 +291,7 @@ class Backtracking:
     c: float = 1e-4
     rho: float = 0.5
     max_evals: int = 501
+    decides_on_f = True      # update() reads phi_t only (dphi_t may be None): trials need f alone
 
     def start(self, a0, phi0, dphi0, mu, eta):
         return backtrack_init(a0)
