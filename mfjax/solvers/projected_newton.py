@@ -60,13 +60,9 @@ absolute because χ² is dimensionless (residuals divided by their errors).
 All arithmetic on the small vectors and matrices is unrolled into scalar operations in a fixed order
 (n ≤ 6, m ≤ 10), so that a problem's result does not depend on what else is in the batch.
 
-Cost (``docs/constrained_newton.md``, "Where the time goes"): under ``vmap`` every branch is computed
-for every problem, so the step solves only the first face; where a re-fix or working-set pass would
-change it (about 0.3 % of problem-steps on the Double Motion Grid), the step leaves the proposal and
-what follows to ``prepare``, which the engine runs only when some problem wants it. The products
-with A skip the entries that are zero in every problem of the batch (``for_constraints``: a model's
-constraints share one pattern), and a face without general rows has a diagonal projector whose
-zeros are skipped too.
+Cost (``docs/constrained_newton.md``, "Where the time goes"): the products with A skip the entries
+that are zero in every problem of the batch (``for_constraints``: a model's constraints share one
+pattern), and a face without general rows has a diagonal projector whose zeros are skipped too.
 """
 from __future__ import annotations
 
@@ -143,26 +139,20 @@ class ProjectedNewton:
         return State(x=x0, f=zf, g=jnp.zeros_like(x0), H=jnp.zeros((n, n), x0.dtype),
                      xt=_inset(_feasible(x0, Al, b), Al, b, self.start_inset), pred=zf, mu=zf + self.mu0,
                      nu=zf + 2.0, dec=zf, rejects=zero, escapes=zero, best_x=x0, best_f=zf + jnp.inf, iters=zero,
-                     f_count=zero, g_count=zero, h_count=zero, starting=jnp.asarray(True), reinset=no, pending=no,
-                     was_start=no, was_accept=no, was_same=no, status=zero + Status.RUNNING)
+                     f_count=zero, g_count=zero, h_count=zero, starting=jnp.asarray(True), reinset=no,
+                     status=zero + Status.RUNNING)
 
     def wants_prepare(self, state: "State"):
-        """The step left its proposal to ``prepare`` (a re-fix or working-set pass is needed), or the
-        next evaluation is a restart whose point is still to be made."""
-        return state.pending | state.reinset
+        """The next evaluation is a restart whose point is still to be made."""
+        return state.reinset
 
     def prepare(self, fun, prob: Problem, state: "State") -> "State":
-        """The rare work, which the engine runs only on the steps where some problem ``wants_prepare``
-        (under ``vmap`` a ``jnp.where`` in ``step`` would compute it for every problem on every step):
-        the full proposal with the re-fix and working-set passes (3. of the module docstring) where the
-        step found the first face not to be the last, and a restart point (7.): x moved inside."""
+        """A restart point (7. of the module docstring): x made feasible and moved inside. The engine
+        runs it only on the steps where some problem ``wants_prepare`` (under ``vmap`` a ``jnp.where``
+        in ``step`` would compute it for every problem on every step)."""
         A, b = _constraints(self, prob)
-        s = state
-        prop, _ = _propose(self, fun, prob.args, s.x, s.f, s.g, s.H, s.mu, A, b, full=True)
-        s = _select(s.pending, _finish(self, prob, s, prop, jnp.asarray(False), s.f), s)
         Al = _rows(A, self.pattern)
-        xt = _inset(_feasible(s.x, Al, b), Al, b, self.escape_inset)
-        return s._replace(xt=jnp.where(s.reinset, xt, s.xt), reinset=jnp.asarray(False))
+        return state._replace(xt=_inset(_feasible(state.x, Al, b), Al, b, self.escape_inset), reinset=jnp.asarray(False))
 
     def step(self, fun, prob: Problem, state: "State") -> "State":
         return _step(self, fun, prob, state)
@@ -188,10 +178,6 @@ class State(NamedTuple):
     h_count: Any
     starting: Any   # the next evaluation is a start point
     reinset: Any    # a restart: ``prepare`` still has to make its point
-    pending: Any    # the step left its proposal (and what follows) to ``prepare``; then x, f, g, H, mu,
-    was_start: Any  # nu, rejects and the counts are those after the evaluation, and the three flags
-    was_accept: Any  # are the step's (a start, an accepted trial, a trial equal to x)
-    was_same: Any
     status: Any
 
 
@@ -396,11 +382,8 @@ def _residual_curvature(fun, x, p, args):
     return [_dot(jax.jvp(res, (x,), (eye[j],))[1], r_pp) for j in range(n)]
 
 
-def _propose(opts, fun, args, x, f, g, H, mu, A, b, full):
-    """The trial point from x: ((xt, predicted decrease, decrement −∇f·p, μ used, degenerate, at a
-    bound), more). With ``full`` False only the first face is solved (the step's common case) and
-    ``more`` says whether a re-fix or working-set pass would change it (then the caller leaves the
-    proposal to ``full``; otherwise both give the same bits)."""
+def _propose(opts, fun, args, x, f, g, H, mu, A, b):
+    """The trial point from x: (xt, predicted decrease, decrement −∇f·p, μ used, degenerate, at a bound)."""
     n, m = x.shape[0], b.shape[0]
     hd = [jnp.abs(H[i, i]) for i in range(n)]
     hmax = hd[0]
@@ -438,13 +421,9 @@ def _propose(opts, fun, args, x, f, g, H, mu, A, b, full):
     ps = _face_solve(P, L, gs)
     # A free variable within ε_k of a bound that the step pushes out is held there too, and p̃ recomputed
     # (else the bent step would not move it, and a start in a corner could not move at all).
-    more = jnp.asarray(False)
     for _ in range(opts.refix_passes):
         out = [free[i] & ((near_lo[i] & (ps[i] < 0.0)) | (near_hi[i] & (ps[i] > 0.0))) for i in range(n)]
         refix = jnp.any(jnp.stack(out))
-        if not full:            # nothing to re-fix: the later passes would not either
-            more = refix
-            break
         free = [f_i & ~o for f_i, o in zip(free, out)]
         P2, L2, mu2 = _face(Hs, free, [], mu)
         ps2 = _face_solve(P2, L2, gs)
@@ -464,9 +443,6 @@ def _propose(opts, fun, args, x, f, g, H, mu, A, b, full):
             into = cand & ~working & (ap < -DEPENDENT_TOL * jnp.sqrt(_dot(ps, ps)))
             pick = jnp.argmin(jnp.where(into, ap, jnp.inf))
             add = into[pick]
-            if not full:        # no row joins: the later passes would add none either
-                more = more | add
-                break
             working2 = working | ((jnp.arange(m) == pick) & add)
             P2, L2, mu2 = _face(Hs, free, _gram_schmidt(rows, working2), mu)
             ps2 = _face_solve(P2, L2, gs)
@@ -525,21 +501,15 @@ def _propose(opts, fun, args, x, f, g, H, mu, A, b, full):
     # A degenerate corner: a free parameter on which χ² no longer depends (zero curvature), e.g. τe at S2 = 1.
     at_bound = jnp.any(jnp.stack([(x[i] <= lo[i]) | (x[i] >= hi[i]) for i in range(n)]))
     degenerate = at_bound & jnp.any(jnp.stack([free[i] & (hd[i] <= SCALE_FLOOR * hmax) for i in range(n)]))
-    return (xt, pred, dec, mu_used, degenerate, at_bound), more
+    return xt, pred, dec, mu_used, degenerate, at_bound
 
 
 def _constraints(opts: ProjectedNewton, prob: Problem):
     return (prob.A, prob.b) if opts.constrained else (prob.A[:0], prob.b[:0])
 
 
-def _select(mask, new, old):
-    return jax.tree.map(lambda u, v: jnp.where(mask, u, v), new, old)
-
-
 def _step(opts: ProjectedNewton, fun, prob: Problem, s: State) -> State:
-    """One evaluation at the trial point, its acceptance and μ, then the next trial from the first
-    face; where a re-fix or working-set pass is needed, the rest of the step is left to ``prepare``
-    (the state is then ``pending``)."""
+    """One evaluation at the trial point, its acceptance and μ, the next trial, and the status."""
     A, b = _constraints(opts, prob)
     start = s.starting
     x_eval = s.xt           # on a (re)start: the point that ``init`` or ``prepare`` made
@@ -558,19 +528,17 @@ def _step(opts: ProjectedNewton, fun, prob: Problem, s: State) -> State:
     mid = s._replace(x=jnp.where(accept, x_eval, s.x), f=jnp.where(accept, f_t, s.f), g=jnp.where(accept, g_t, s.g),
                      H=jnp.where(accept, H_t, s.H), mu=jnp.where(accept, mu_acc, mu_rej),
                      nu=jnp.where(accept, 2.0, 2.0 * s.nu), rejects=jnp.where(accept, 0, s.rejects + 1),
-                     f_count=s.f_count + 1, g_count=s.g_count + 1, h_count=s.h_count + 1, starting=no, reinset=no,
-                     pending=jnp.asarray(True), was_start=start, was_accept=accept, was_same=same)
-    prop, more = _propose(opts, fun, prob.args, mid.x, mid.f, mid.g, mid.H, mid.mu, A, b, full=False)
-    bad_start = start & ~finite
-    return _select(more & ~bad_start, mid, _finish(opts, prob, mid, prop, bad_start, f_t))
+                     f_count=s.f_count + 1, g_count=s.g_count + 1, h_count=s.h_count + 1, starting=no, reinset=no)
+    prop = _propose(opts, fun, prob.args, mid.x, mid.f, mid.g, mid.H, mid.mu, A, b)
+    return _finish(opts, prob, mid, prop, start, accept, same, start & ~finite, f_t)
 
 
-def _finish(opts: ProjectedNewton, prob: Problem, mid: State, prop, bad_start, f_bad) -> State:
-    """The end of a step from ``mid`` (the state after the evaluation, see ``State.pending``) and the
-    proposal made at its x: counts, termination, escapes, status. ``bad_start``: the start point's
-    χ² (``f_bad``) is not finite."""
+def _finish(opts: ProjectedNewton, prob: Problem, mid: State, prop, start, accept, same, bad_start, f_bad) -> State:
+    """The end of a step from ``mid`` (the state after the evaluation at a start point (``start``), an
+    accepted trial (``accept``) or a trial equal to x (``same``)) and the proposal made at its x:
+    counts, termination, escapes, status. ``bad_start``: the start point's χ² (``f_bad``) is not
+    finite."""
     xt, pred, dec, mu_used, degenerate, at_bound = prop
-    start, accept, same = mid.was_start, mid.was_accept, mid.was_same
     x_n, f_n, rejects = mid.x, mid.f, mid.rejects
     exhausted = ~start & (same | (rejects >= MAX_REJECTS))
     restart = exhausted & ~prob.converge              # benchmarks: keep going from x until max_iter
@@ -597,4 +565,4 @@ def _finish(opts: ProjectedNewton, prob: Problem, mid: State, prop, bad_start, f
         xt=jnp.where(escape, x_n, xt), pred=pred, mu=jnp.where(restart, opts.mu0, mu_used),
         nu=jnp.where(restart, 2.0, mid.nu), dec=dec, rejects=jnp.where(restart, 0, rejects),
         escapes=mid.escapes + jnp.where(escape, 1, 0), best_x=best_x, best_f=best_f, iters=iters,
-        starting=escape, reinset=escape, pending=jnp.asarray(False), status=status)
+        starting=escape, reinset=escape, status=status)
