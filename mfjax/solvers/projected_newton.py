@@ -398,6 +398,9 @@ def _propose(opts, fun, args, x, f, g, H, mu, A, b):
           else jnp.ones_like(h) for h in hd]
     Hs = [[H[i, j] / (d[i] * d[j]) for j in range(n)] for i in range(n)]
     Al = _rows(A, opts.pattern)
+    # The rows that can be general (more than one entry that is not a structural zero): only these can
+    # join the working set or be broken by a clipped trial.
+    G = [i for i in range(m) if sum(not _zero(a) for a in Al[i]) > 1]
     if m:
         lo, hi, general = _box(Al, b)
     else:
@@ -444,7 +447,7 @@ def _propose(opts, fun, args, x, f, g, H, mu, A, b):
             pick = jnp.argmin(jnp.where(into, ap, jnp.inf))
             add = into[pick]
             working2 = working | ((jnp.arange(m) == pick) & add)
-            P2, L2, mu2 = _face(Hs, free, _gram_schmidt(rows, working2), mu)
+            P2, L2, mu2 = _face(Hs, free, _gram_schmidt([rows[i] for i in G], working2[jnp.asarray(G, int)]), mu)
             ps2 = _face_solve(P2, L2, gs)
             working = jnp.where(add, working2, working)
             ps = [jnp.where(add, a2, a1) for a1, a2 in zip(ps, ps2)]
@@ -462,7 +465,10 @@ def _propose(opts, fun, args, x, f, g, H, mu, A, b):
         return -(_dot(gs, s) + 0.5 * _dot(s, Hss))
 
     def general_ok(xt):
-        return jnp.all(_matvec(Al, xt) - b >= -_tolerance(xt, Al, b)) if m else jnp.asarray(True)
+        if not G:
+            return jnp.asarray(True)
+        rows_g = [Al[i] for i in G]
+        return jnp.all(_matvec(rows_g, xt) - b[jnp.asarray(G)] >= -_tolerance(xt, rows_g, b[jnp.asarray(G)]))
 
     # Candidates, in order of preference: the bent step with geodesic acceleration, the bent step,
     # the straight step cut at the first constraint. The first that keeps the general rows and that
