@@ -82,6 +82,17 @@ def test_structural_zeros_of_A_skipped_or_not_give_the_same_minimum():
         assert (res.status == Status.CONVERGED).all()
 
 
+def test_a_slack_row_of_zeros_changes_nothing():
+    # fit_batch / fit_models pad A with rows 0·x ≥ −1 (mfjax.fit._pad_constraints): the box-constrained
+    # quadratic with one such row has the same minimum, the corner (1, 0), from starts in the corners.
+    A = np.vstack([BOX[0], np.zeros((1, 2))])
+    b = np.append(BOX[1], -1.0)
+    res = minimise(quadratic, np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.5]]), np.tile([2.0, -0.5], (3, 1)), A, b,
+                   solver=SOLVER)
+    np.testing.assert_allclose(res.x, np.tile([1.0, 0.0], (3, 1)), atol=1e-12)
+    assert (res.status == Status.CONVERGED).all()
+
+
 def test_rosenbrock_with_an_active_bound_and_unconstrained():
     # x0 ≤ 0.5: the minimum is (0.5, 0.25) with f = 0.25 (the bound's multiplier is 1 > 0).
     A, b = np.array([[-1.0, 0.0]]), np.array([-0.5])

@@ -201,7 +201,7 @@ def _dot(u, v):
 
 
 def _matvec(M, v):
-    dtype = next(a.dtype for a in v if not _zero(a))
+    dtype = next((a.dtype for a in v if not _zero(a)), jnp.asarray(0.0).dtype)   # v all structural zeros: 0
     return jnp.stack([jnp.asarray(_dot(M[i], v), dtype) for i in range(len(M))])
 
 
