@@ -63,17 +63,19 @@ def test_general_linear_inequality():
     assert (res.status == Status.CONVERGED).all()
 
 
-def test_structural_zeros_of_A_skipped_or_not_give_the_same_minimum():
-    # for_constraints keeps A's non-zero pattern when every problem shares it (the products then skip
-    # its zeros) and None otherwise. Problem 2 writes x1 ≥ 0 as the general row 0.5 x0 + x1 ≥ 0 (the
-    # same feasible set with x0 ≥ 0), so the batch has no common pattern and runs the generic code:
-    # both reach the analytic minimum (0.8, 0.2) of the general-inequality test below.
+def test_structural_zeros_of_A_skipped_give_the_same_minimum():
+    # for_constraints keeps the entries of A that are non-zero in some problem (the products skip the
+    # others). Problem 2 writes x1 ≥ 0 as the general row 0.5 x0 + x1 ≥ 0 (the same feasible set with
+    # x0 ≥ 0), so in a batch with problem 1 that row is general for both (and a bound for problem 1 by
+    # its values): both reach the analytic minimum (0.8, 0.2) of the general-inequality test below, as
+    # without the other problem.
     A1 = np.array([[-1.0, -1.0], [1.0, 0.0], [0.0, 1.0]])
     A2 = np.array([[-1.0, -1.0], [1.0, 0.0], [0.5, 1.0]])
     b = np.array([-1.0, 0.0, 0.0])
     assert SOLVER.for_constraints(np.stack([A1, A1]), np.stack([b, b])).pattern == \
         ((True, True), (True, False), (False, True))
-    assert SOLVER.for_constraints(np.stack([A1, A2]), np.stack([b, b])).pattern is None
+    assert SOLVER.for_constraints(np.stack([A1, A2]), np.stack([b, b])).pattern == \
+        ((True, True), (True, False), (True, True))
     x0, a = np.array([[0.1, 0.1], [0.9, 0.0]]), np.tile([2.0, 2.0], (2, 1))
     shared = minimise(quadratic, x0, a, np.stack([A1, A1]), np.stack([b, b]), solver=SOLVER)
     mixed = minimise(quadratic, x0, a, np.stack([A1, A2]), np.stack([b, b]), solver=SOLVER)

@@ -61,8 +61,8 @@ All arithmetic on the small vectors and matrices is unrolled into scalar operati
 (n ≤ 6, m ≤ 10), so that a problem's result does not depend on what else is in the batch.
 
 Cost (``docs/constrained_newton.md``, "Where the time goes"): the products with A skip the entries
-that are zero in every problem of the batch (``for_constraints``: a model's constraints share one
-pattern), and a face without general rows has a diagonal projector whose zeros are skipped too.
+that are zero in every problem of the batch (``for_constraints``), and a face without general rows
+has a diagonal projector whose zeros are skipped too.
 """
 from __future__ import annotations
 
@@ -108,7 +108,7 @@ class ProjectedNewton:
     escape_inset: float = 0.1
     max_escapes: int = 6
     geodesic: bool = True
-    pattern: Any = None             # A's non-zero pattern if every problem of the batch has the same (for_constraints)
+    pattern: Any = None             # entries of A non-zero in some problem of the batch (for_constraints; None: all)
     handles_constraints = True      # its own treatment of A·x ≥ b (mfjax.solvers.registry)
 
     def __post_init__(self):
@@ -118,13 +118,12 @@ class ProjectedNewton:
     def for_constraints(self, A, b) -> "ProjectedNewton":
         """This solver for the batch's constraints (host arrays A (N, m, n), b (N, m), called by the
         engine before it compiles): at most as many working-set passes as there are general rows (m5
-        has one, m4 none), so that no face is factorised that can never be used; and, where every
-        problem's A has the same non-zero pattern (a model's constraints), that pattern, so that the
-        unrolled products with A leave its zeros out (the same numbers, fewer operations)."""
+        has one, m4 none), so that no face is factorised that can never be used; and the entries of A
+        that are zero in every problem of the batch (a model's constraints share one pattern), so that
+        the unrolled products with A leave them out (the same numbers, fewer operations)."""
         n_general = int(np.max(np.sum(np.count_nonzero(A, axis=-1) > 1, axis=-1), initial=0))
-        nonzero = np.asarray(A) != 0.0
-        same = nonzero.shape[0] > 0 and bool(np.all(nonzero == nonzero[:1]))
-        pattern = tuple(tuple(bool(v) for v in row) for row in nonzero[0]) if same else None
+        nonzero = np.any(np.asarray(A) != 0.0, axis=0)
+        pattern = tuple(tuple(bool(v) for v in row) for row in nonzero)
         return replace(self, max_general=min(self.max_general, n_general), pattern=pattern)
 
     def init(self, fun, prob: Problem) -> "State":
@@ -206,8 +205,8 @@ def _matvec(M, v):
 
 
 def _rows(A, pattern):
-    """A (m, n) as lists of scalars, with the entries that ``pattern`` (``ProjectedNewton.pattern``)
-    marks as zero in every problem as the Python 0.0, so that the unrolled products skip them."""
+    """A (m, n) as lists of scalars, with the entries that are zero in every problem of the batch
+    (``ProjectedNewton.pattern``) as the Python 0.0, so that the unrolled products skip them."""
     m, n = A.shape
     return [[A[i, j] if pattern is None or pattern[i][j] else 0.0 for j in range(n)] for i in range(m)]
 
