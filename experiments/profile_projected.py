@@ -4,9 +4,10 @@ problems (experiments/paper_grids.py, model m5, the grid-search starts that ``mf
 
 The minimiser's inputs are captured from one ``fit`` call; then ``K`` steps of the vmapped solver step
 (finished problems frozen, as the engine does) run on ``--width`` problems in one compiled loop, for
-the full solver and for variants with parts switched off (fields of ``ProjectedNewton``, e.g.
-``geodesic=False``, ``refix_passes=0+max_general=0``), and the evaluation of f, ∇f, ∇²f alone
-(``vgh``). Prints CPU and wall µs per problem-step (CPU seconds of the process: steadier than wall
+the full solver (specialised to the batch's constraints by ``for_constraints``, as the engine does)
+and for variants with parts switched off (fields of ``ProjectedNewton``, e.g. ``geodesic=False``,
+``refix_passes=0+max_general=0``, ``pattern=None``: A's structural zeros not skipped), and the
+evaluation of f, ∇f, ∇²f alone (``vgh``). Prints CPU and wall µs per problem-step (CPU seconds of the process: steadier than wall
 time on a shared machine; record ``uptime`` with them).
 
     PYTHONPATH=$PWD flock /tmp/bench.lock python experiments/profile_projected.py \\
@@ -105,7 +106,7 @@ def main(argv=None):
     with jax.enable_x64(True):
         fun, prob = capture(args.width)
         n_general = int(np.max(np.sum(np.count_nonzero(np.asarray(prob.A), axis=-1) > 1, axis=-1)))
-        base = projected_newton.ProjectedNewton()
+        base = projected_newton.ProjectedNewton().for_constraints(np.asarray(prob.A), np.asarray(prob.b))
         for name in args.variants:
             if name == "vgh":
                 f = evaluations(fun, args.steps)

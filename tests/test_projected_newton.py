@@ -63,6 +63,38 @@ def test_general_linear_inequality():
     assert (res.status == Status.CONVERGED).all()
 
 
+def test_structural_zeros_of_A_skipped_give_the_same_minimum():
+    # for_constraints keeps the entries of A that are non-zero in some problem (the products skip the
+    # others). Problem 2 writes x1 ≥ 0 as the general row 0.5 x0 + x1 ≥ 0 (the same feasible set with
+    # x0 ≥ 0), so in a batch with problem 1 that row is general for both (and a bound for problem 1 by
+    # its values): both reach the analytic minimum (0.8, 0.2) of the general-inequality test below, as
+    # without the other problem.
+    A1 = np.array([[-1.0, -1.0], [1.0, 0.0], [0.0, 1.0]])
+    A2 = np.array([[-1.0, -1.0], [1.0, 0.0], [0.5, 1.0]])
+    b = np.array([-1.0, 0.0, 0.0])
+    assert SOLVER.for_constraints(np.stack([A1, A1]), np.stack([b, b])).pattern == \
+        ((True, True), (True, False), (False, True))
+    assert SOLVER.for_constraints(np.stack([A1, A2]), np.stack([b, b])).pattern == \
+        ((True, True), (True, False), (True, True))
+    x0, a = np.array([[0.1, 0.1], [0.9, 0.0]]), np.tile([2.0, 2.0], (2, 1))
+    shared = minimise(quadratic, x0, a, np.stack([A1, A1]), np.stack([b, b]), solver=SOLVER)
+    mixed = minimise(quadratic, x0, a, np.stack([A1, A2]), np.stack([b, b]), solver=SOLVER)
+    for res in (shared, mixed):
+        np.testing.assert_allclose(res.x, np.tile([0.8, 0.2], (2, 1)), atol=1e-12)
+        assert (res.status == Status.CONVERGED).all()
+
+
+def test_a_slack_row_of_zeros_changes_nothing():
+    # fit_batch / fit_models pad A with rows 0·x ≥ −1 (mfjax.fit._pad_constraints): the box-constrained
+    # quadratic with one such row has the same minimum, the corner (1, 0), from starts in the corners.
+    A = np.vstack([BOX[0], np.zeros((1, 2))])
+    b = np.append(BOX[1], -1.0)
+    res = minimise(quadratic, np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.5]]), np.tile([2.0, -0.5], (3, 1)), A, b,
+                   solver=SOLVER)
+    np.testing.assert_allclose(res.x, np.tile([1.0, 0.0], (3, 1)), atol=1e-12)
+    assert (res.status == Status.CONVERGED).all()
+
+
 def test_rosenbrock_with_an_active_bound_and_unconstrained():
     # x0 ≤ 0.5: the minimum is (0.5, 0.25) with f = 0.25 (the bound's multiplier is 1 > 0).
     A, b = np.array([[-1.0, 0.0]]), np.array([-0.5])

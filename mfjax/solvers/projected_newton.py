@@ -43,8 +43,8 @@ The rows of A·x ≥ b with one non-zero coefficient are simple bounds lo ≤ x 
    χ² although the model says it should: χ² jumps at S2 = τs = 0, where every spectral density vanishes
    and relax's NOE convention applies), restarts from that point moved ``escape_inset`` inside, at
    most ``max_escapes`` times; the lowest χ² point is returned.
-   The start point (and a restart's) is made by ``prepare``, which the engine runs only on the
-   steps where some problem (re)starts (one step of this solver costs a third less without it).
+   The start point is made by ``init`` (which the engine runs only when a slot takes a new problem),
+   a restart's by ``prepare`` (run only on the steps where some problem wants it).
 
 Counts: every engine step evaluates f, ∇f, ∇²f once at the trial point (f_count = g_count = h_count;
 with the acceleration also r_pp and J along the new direction, not counted); an accepted trial is one
@@ -59,6 +59,10 @@ absolute because χ² is dimensionless (residuals divided by their errors).
 
 All arithmetic on the small vectors and matrices is unrolled into scalar operations in a fixed order
 (n ≤ 6, m ≤ 10), so that a problem's result does not depend on what else is in the batch.
+
+Cost (``docs/constrained_newton.md``, "Where the time goes"): the products with A skip the entries
+that are zero in every problem of the batch (``for_constraints``), and a face without general rows
+has a diagonal projector whose zeros are skipped too.
 """
 from __future__ import annotations
 
@@ -104,6 +108,7 @@ class ProjectedNewton:
     escape_inset: float = 0.1
     max_escapes: int = 6
     geodesic: bool = True
+    pattern: Any = None             # entries of A non-zero in some problem of the batch (for_constraints; None: all)
     handles_constraints = True      # its own treatment of A·x ≥ b (mfjax.solvers.registry)
 
     def __post_init__(self):
@@ -113,30 +118,40 @@ class ProjectedNewton:
     def for_constraints(self, A, b) -> "ProjectedNewton":
         """This solver for the batch's constraints (host arrays A (N, m, n), b (N, m), called by the
         engine before it compiles): at most as many working-set passes as there are general rows (m5
-        has one, m4 none), so that no face is factorised that can never be used."""
+        has one, m4 none), so that no face is factorised that can never be used; and the entries of A
+        that are zero in every problem of the batch (a model's constraints share one pattern), so that
+        the unrolled products with A leave them out (the same numbers, fewer operations)."""
         n_general = int(np.max(np.sum(np.count_nonzero(A, axis=-1) > 1, axis=-1), initial=0))
-        return replace(self, max_general=min(self.max_general, n_general))
+        nonzero = np.any(np.asarray(A) != 0.0, axis=0)
+        pattern = tuple(tuple(bool(v) for v in row) for row in nonzero)
+        return replace(self, max_general=min(self.max_general, n_general), pattern=pattern)
 
     def init(self, fun, prob: Problem) -> "State":
+        """The state before the first evaluation, whose point is the start made feasible and moved
+        inside (7. of the module docstring; the engine calls ``init`` only when a slot takes a new
+        problem, so the steps do not pay for it)."""
         x0 = prob.x0
         n = x0.shape[0]
-        zero, zf = jnp.zeros((), jnp.int32), jnp.zeros((), x0.dtype)
-        return State(x=x0, f=zf, g=jnp.zeros_like(x0), H=jnp.zeros((n, n), x0.dtype), xt=x0, pred=zf,
-                     mu=zf + self.mu0, nu=zf + 2.0, dec=zf, rejects=zero, escapes=zero, best_x=x0,
-                     best_f=zf + jnp.inf, iters=zero, f_count=zero, g_count=zero, h_count=zero,
-                     starting=jnp.asarray(True), status=zero + Status.RUNNING)
+        A, b = _constraints(self, prob)
+        Al = _rows(A, self.pattern)
+        zero, zf, no = jnp.zeros((), jnp.int32), jnp.zeros((), x0.dtype), jnp.asarray(False)
+        return State(x=x0, f=zf, g=jnp.zeros_like(x0), H=jnp.zeros((n, n), x0.dtype),
+                     xt=_inset(_feasible(x0, Al, b), Al, b, self.start_inset), pred=zf, mu=zf + self.mu0,
+                     nu=zf + 2.0, dec=zf, rejects=zero, escapes=zero, best_x=x0, best_f=zf + jnp.inf, iters=zero,
+                     f_count=zero, g_count=zero, h_count=zero, starting=jnp.asarray(True), reinset=no,
+                     status=zero + Status.RUNNING)
 
     def wants_prepare(self, state: "State"):
-        """The next evaluation is a start or a restart (the engine then calls ``prepare`` first)."""
-        return state.starting
+        """The next evaluation is a restart whose point is still to be made."""
+        return state.reinset
 
     def prepare(self, fun, prob: Problem, state: "State") -> "State":
-        """The start point of a start or a restart: x made feasible and moved inside (7. of the module
-        docstring). The engine runs it only on the steps where some problem ``wants_prepare``, so that
-        the other steps do not pay for it."""
+        """A restart point (7. of the module docstring): x made feasible and moved inside. The engine
+        runs it only on the steps where some problem ``wants_prepare`` (under ``vmap`` a ``jnp.where``
+        in ``step`` would compute it for every problem on every step)."""
         A, b = _constraints(self, prob)
-        inset = jnp.where(state.escapes > 0, self.escape_inset, self.start_inset)
-        return state._replace(xt=_inset(_feasible(state.x, A, b), A, b, inset))
+        Al = _rows(A, self.pattern)
+        return state._replace(xt=_inset(_feasible(state.x, Al, b), Al, b, self.escape_inset), reinset=jnp.asarray(False))
 
     def step(self, fun, prob: Problem, state: "State") -> "State":
         return _step(self, fun, prob, state)
@@ -161,20 +176,39 @@ class State(NamedTuple):
     g_count: Any
     h_count: Any
     starting: Any   # the next evaluation is a start point
+    reinset: Any    # a restart: ``prepare`` still has to make its point
     status: Any
 
 
 # -- small unrolled linear algebra (scalar operations only: no batch-size-dependent kernels) --------
 
+def _zero(a):
+    """An entry known to be zero when the program is built (a Python 0.0: a structural zero of A, or
+    of a projector onto coordinate axes); products with it are left out (the same numbers: the
+    operands are finite)."""
+    return isinstance(a, float) and a == 0.0
+
+
 def _dot(u, v):
-    acc = u[0] * v[0]
-    for k in range(1, len(u)):
-        acc = acc + u[k] * v[k]
+    terms = [a * c for a, c in zip(u, v) if not (_zero(a) or _zero(c))]
+    if not terms:
+        return 0.0
+    acc = terms[0]
+    for t in terms[1:]:
+        acc = acc + t
     return acc
 
 
 def _matvec(M, v):
-    return jnp.stack([_dot(M[i], v) for i in range(M.shape[0])])
+    dtype = next((a.dtype for a in v if not _zero(a)), jnp.asarray(0.0).dtype)   # v all structural zeros: 0
+    return jnp.stack([jnp.asarray(_dot(M[i], v), dtype) for i in range(len(M))])
+
+
+def _rows(A, pattern):
+    """A (m, n) as lists of scalars, with the entries that are zero in every problem of the batch
+    (``ProjectedNewton.pattern``) as the Python 0.0, so that the unrolled products skip them."""
+    m, n = A.shape
+    return [[A[i, j] if pattern is None or pattern[i][j] else 0.0 for j in range(n)] for i in range(m)]
 
 
 def _factor(M):
@@ -221,9 +255,12 @@ def _face(Hs, free, q, mu):
     μ + MU_LADDER that makes M positive definite, the last rung being the Gershgorin bound (which
     always does). Returns (P, L, μ')."""
     n = len(Hs)
-    P = [[jnp.where(free[i] & free[j], 1.0 if i == j else 0.0, 0.0) for j in range(n)] for i in range(n)]
-    for qi in q:
-        P = [[P[i][j] - qi[i] * qi[j] for j in range(n)] for i in range(n)]
+    if q:
+        P = [[jnp.where(free[i] & free[j], 1.0 if i == j else 0.0, 0.0) for j in range(n)] for i in range(n)]
+        for qi in q:
+            P = [[P[i][j] - qi[i] * qi[j] for j in range(n)] for i in range(n)]
+    else:       # a diagonal 0/1 projector: its zeros are left out of the products below
+        P = [[jnp.where(free[i], 1.0, 0.0) if i == j else 0.0 for j in range(n)] for i in range(n)]
     PH = [[_dot(P[i], [Hs[k][j] for k in range(n)]) for j in range(n)] for i in range(n)]
     base = [[_dot(PH[i], [P[k][j] for k in range(n)]) + ((1.0 if i == j else 0.0) - P[i][j]) for j in range(n)]
             for i in range(n)]
@@ -269,15 +306,20 @@ def _gram_schmidt(rows, mask):
 
 def _box(A, b):
     """(lo, hi, general): the bounds from the rows of A·x ≥ b with one non-zero coefficient, and the
-    mask of the other (general) rows."""
-    m, n = A.shape
-    nnz = jnp.sum(A != 0.0, axis=1)
-    bound, general = nnz == 1, nnz > 1
+    mask of the other (general) rows. A as lists (``_rows``): a row whose other entries are all
+    structural zeros is a bound without a test."""
+    m, n = len(A), len(A[0])
+    nnz = [sum(0 if _zero(a) else 1 for a in A[i]) for i in range(m)]
+    dyn = [jnp.sum(jnp.stack([a != 0.0 for a in A[i] if not _zero(a)])) if nnz[i] > 1 else nnz[i] for i in range(m)]
+    bound = [d == 1 if nnz[i] > 1 else jnp.asarray(nnz[i] == 1) for i, d in enumerate(dyn)]
+    general = jnp.stack([d > 1 if nnz[i] > 1 else jnp.asarray(False) for i, d in enumerate(dyn)])
     lo, hi = [], []
     for j in range(n):
-        low, high = jnp.asarray(-jnp.inf, A.dtype), jnp.asarray(jnp.inf, A.dtype)
+        low, high = jnp.asarray(-jnp.inf, b.dtype), jnp.asarray(jnp.inf, b.dtype)
         for i in range(m):
-            a = A[i, j]
+            a = A[i][j]
+            if _zero(a):
+                continue
             v = b[i] / jnp.where(a != 0.0, a, 1.0)
             low = jnp.where(bound[i] & (a > 0.0), jnp.maximum(low, v), low)
             high = jnp.where(bound[i] & (a < 0.0), jnp.minimum(high, v), high)
@@ -288,16 +330,19 @@ def _box(A, b):
 
 def _feasible(x, A, b):
     """Cyclic projection onto the violated half-spaces a_i·x ≥ b_i (a feasible x is returned unchanged)."""
+    x = [x[j] for j in range(x.shape[0])]
     for _ in range(PROJECTION_SWEEPS):
         for i in range(b.shape[0]):
             aa = _dot(A[i], A[i])
             short = jnp.maximum(b[i] - _dot(A[i], x), 0.0)
-            x = x + A[i] * jnp.where(aa > 0.0, short / jnp.where(aa > 0.0, aa, 1.0), 0.0)
-    return x
+            t = jnp.where(aa > 0.0, short / jnp.where(aa > 0.0, aa, 1.0), 0.0)
+            x = [xj if _zero(a) else xj + a * t for xj, a in zip(x, A[i])]
+    return jnp.stack(x)
 
 
 def _tolerance(x, A, b):
-    return ACTIVE_TOL * (1.0 + jnp.abs(b) + _matvec(jnp.abs(A), jnp.abs(x)))
+    return ACTIVE_TOL * (1.0 + jnp.abs(b) + _matvec([[a if _zero(a) else jnp.abs(a) for a in r] for r in A],
+                                                    jnp.abs(x)))
 
 
 def _inset(x, A, b, inset):
@@ -309,17 +354,19 @@ def _inset(x, A, b, inset):
         return x
     c = _matvec(A, x) - b
     tol = _tolerance(x, A, b)
-    move = jnp.zeros_like(x)
+    move = [0.0] * x.shape[0]
     for i in range(m):
         aa = _dot(A[i], A[i])
-        u = A[i] / jnp.where(aa > 0.0, jnp.sqrt(aa), 1.0)
+        norm = jnp.where(aa > 0.0, jnp.sqrt(aa), 1.0)
+        u = [a if _zero(a) else a / norm for a in A[i]]
         au = _matvec(A, u)
         room = jnp.where((au < -DEPENDENT_TOL) & (c > tol), jnp.maximum(c, 0.0) / jnp.where(au < 0.0, -au, 1.0),
                          jnp.inf)
         room = jnp.min(room)
         room = jnp.where(jnp.isfinite(room), room, 1.0 + jnp.abs(b[i]))
-        move = move + jnp.where((c[i] <= tol[i]) & (aa > 0.0), inset * room, 0.0) * u
-    return _feasible(x + move, A, b)
+        t = jnp.where((c[i] <= tol[i]) & (aa > 0.0), inset * room, 0.0)
+        move = [mj if _zero(uj) else mj + t * uj for mj, uj in zip(move, u)]
+    return _feasible(jnp.stack([x[j] if _zero(mj) else x[j] + mj for j, mj in enumerate(move)]), A, b)
 
 
 def _residual_curvature(fun, x, p, args):
@@ -335,7 +382,7 @@ def _residual_curvature(fun, x, p, args):
 
 
 def _propose(opts, fun, args, x, f, g, H, mu, A, b):
-    """The trial point from x: (xt, predicted decrease, decrement −∇f·p, μ used, degenerate)."""
+    """The trial point from x: (xt, predicted decrease, decrement −∇f·p, μ used, degenerate, at a bound)."""
     n, m = x.shape[0], b.shape[0]
     hd = [jnp.abs(H[i, i]) for i in range(n)]
     hmax = hd[0]
@@ -349,8 +396,12 @@ def _propose(opts, fun, args, x, f, g, H, mu, A, b):
     dn = [jnp.sqrt(jnp.where(hmax > 0.0, jnp.maximum(h, opts.near_floor * hmax), 1.0)) if opts.binding_scaled
           else jnp.ones_like(h) for h in hd]
     Hs = [[H[i, j] / (d[i] * d[j]) for j in range(n)] for i in range(n)]
+    Al = _rows(A, opts.pattern)
+    # The rows that can be general (more than one entry that is not a structural zero): only these can
+    # join the working set or be broken by a clipped trial.
+    G = [i for i in range(m) if sum(not _zero(a) for a in Al[i]) > 1]
     if m:
-        lo, hi, general = _box(A, b)
+        lo, hi, general = _box(Al, b)
     else:
         lo, hi = jnp.full((n,), -jnp.inf, x.dtype), jnp.full((n,), jnp.inf, x.dtype)
 
@@ -383,9 +434,9 @@ def _propose(opts, fun, args, x, f, g, H, mu, A, b):
         L = [[jnp.where(refix, a2, a1) for a1, a2 in zip(r1, r2)] for r1, r2 in zip(L, L2)]
         mu_used = jnp.where(refix, mu2, mu_used)
     if m:
-        c = _matvec(A, x) - b
-        tol = _tolerance(x, A, b)
-        rows = [[jnp.where(free[j], A[i, j] / d[j], 0.0) for j in range(n)] for i in range(m)]
+        c = _matvec(Al, x) - b
+        tol = _tolerance(x, Al, b)
+        rows = [[a if _zero(a) else jnp.where(free[j], a / d[j], 0.0) for j, a in enumerate(Al[i])] for i in range(m)]
         rnorm = [jnp.sqrt(_dot(r, r)) for r in rows]
         rows = [[v / jnp.where(rn > 0.0, rn, 1.0) for v in r] for r, rn in zip(rows, rnorm)]
         cand = general & (c <= tol)
@@ -395,7 +446,7 @@ def _propose(opts, fun, args, x, f, g, H, mu, A, b):
             pick = jnp.argmin(jnp.where(into, ap, jnp.inf))
             add = into[pick]
             working2 = working | ((jnp.arange(m) == pick) & add)
-            P2, L2, mu2 = _face(Hs, free, _gram_schmidt(rows, working2), mu)
+            P2, L2, mu2 = _face(Hs, free, _gram_schmidt([rows[i] for i in G], working2[jnp.asarray(G, int)]), mu)
             ps2 = _face_solve(P2, L2, gs)
             working = jnp.where(add, working2, working)
             ps = [jnp.where(add, a2, a1) for a1, a2 in zip(ps, ps2)]
@@ -413,7 +464,10 @@ def _propose(opts, fun, args, x, f, g, H, mu, A, b):
         return -(_dot(gs, s) + 0.5 * _dot(s, Hss))
 
     def general_ok(xt):
-        return jnp.all(_matvec(A, xt) - b >= -_tolerance(xt, A, b)) if m else jnp.asarray(True)
+        if not G:
+            return jnp.asarray(True)
+        rows_g = [Al[i] for i in G]
+        return jnp.all(_matvec(rows_g, xt) - b[jnp.asarray(G)] >= -_tolerance(xt, rows_g, b[jnp.asarray(G)]))
 
     # Candidates, in order of preference: the bent step with geodesic acceleration, the bent step,
     # the straight step cut at the first constraint. The first that keeps the general rows and that
@@ -431,7 +485,7 @@ def _propose(opts, fun, args, x, f, g, H, mu, A, b):
     # (0 for a binding variable on its bound: its multiplier is the gradient component).
     dec = -_dot(g, jnp.stack([jnp.where(binding[i], xb[i] - x[i], p[i]) for i in range(n)]))
     if m:
-        ap = _matvec(A, p)
+        ap = _matvec(Al, p)
         into = jnp.stack([_dot(r, ps) for r in rows]) < -DEPENDENT_TOL * jnp.sqrt(_dot(ps, ps))
         limits = ~working & (ap < 0.0) & into
         steps = jnp.where(limits, jnp.maximum(c, 0.0) / jnp.where(limits, -ap, 1.0), jnp.inf)
@@ -460,9 +514,10 @@ def _constraints(opts: ProjectedNewton, prob: Problem):
 
 
 def _step(opts: ProjectedNewton, fun, prob: Problem, s: State) -> State:
+    """One evaluation at the trial point, its acceptance and μ, the next trial, and the status."""
     A, b = _constraints(opts, prob)
     start = s.starting
-    x_eval = s.xt           # on a (re)start: the point that ``prepare`` made
+    x_eval = s.xt           # on a (re)start: the point that ``init`` or ``prepare`` made
     f_t, g_t, H_t = value_grad_hess(fun, x_eval, prob.args)
     finite = jnp.isfinite(f_t) & jnp.all(jnp.isfinite(g_t)) & jnp.all(jnp.isfinite(H_t))
     rho = (s.f - f_t) / jnp.where(s.pred > 0.0, s.pred, 1.0)
@@ -474,19 +529,25 @@ def _step(opts: ProjectedNewton, fun, prob: Problem, s: State) -> State:
     mu_acc = jnp.where(start, opts.mu0, s.mu * shrink)
     mu_acc = jnp.where(mu_acc < MU_MIN, 0.0, mu_acc)
     mu_rej = jnp.maximum(s.mu, MU_MIN) * s.nu
-    mu = jnp.where(accept, mu_acc, mu_rej)
-    nu = jnp.where(accept, 2.0, 2.0 * s.nu)
+    no = jnp.asarray(False)
+    mid = s._replace(x=jnp.where(accept, x_eval, s.x), f=jnp.where(accept, f_t, s.f), g=jnp.where(accept, g_t, s.g),
+                     H=jnp.where(accept, H_t, s.H), mu=jnp.where(accept, mu_acc, mu_rej),
+                     nu=jnp.where(accept, 2.0, 2.0 * s.nu), rejects=jnp.where(accept, 0, s.rejects + 1),
+                     f_count=s.f_count + 1, g_count=s.g_count + 1, h_count=s.h_count + 1, starting=no, reinset=no)
+    prop = _propose(opts, fun, prob.args, mid.x, mid.f, mid.g, mid.H, mid.mu, A, b)
+    return _finish(opts, prob, mid, prop, start, accept, same, start & ~finite, f_t)
 
-    x_n = jnp.where(accept, x_eval, s.x)
-    f_n = jnp.where(accept, f_t, s.f)
-    g_n = jnp.where(accept, g_t, s.g)
-    H_n = jnp.where(accept, H_t, s.H)
-    xt, pred, dec, mu_used, degenerate, at_bound = _propose(opts, fun, prob.args, x_n, f_n, g_n, H_n, mu, A, b)
-    rejects = jnp.where(accept, 0, s.rejects + 1)
 
+def _finish(opts: ProjectedNewton, prob: Problem, mid: State, prop, start, accept, same, bad_start, f_bad) -> State:
+    """The end of a step from ``mid`` (the state after the evaluation at a start point (``start``), an
+    accepted trial (``accept``) or a trial equal to x (``same``)) and the proposal made at its x:
+    counts, termination, escapes, status. ``bad_start``: the start point's χ² (``f_bad``) is not
+    finite."""
+    xt, pred, dec, mu_used, degenerate, at_bound = prop
+    x_n, f_n, rejects = mid.x, mid.f, mid.rejects
     exhausted = ~start & (same | (rejects >= MAX_REJECTS))
     restart = exhausted & ~prob.converge              # benchmarks: keep going from x until max_iter
-    iters = s.iters + jnp.where((accept & ~start & ~same) | restart, 1, 0)
+    iters = mid.iters + jnp.where((accept & ~start & ~same) | restart, 1, 0)
     converged_here = accept & ~same & prob.converge & ((f_n <= opts.f_floor) | (dec <= opts.dec_tol * f_n))
     settled = (f_n <= opts.f_zero) | (dec <= opts.stall_tol * f_n)
     # Restart from a point moved inside: converged on a degenerate corner with χ² > f_zero, or stuck
@@ -494,20 +555,19 @@ def _step(opts: ProjectedNewton, fun, prob: Problem, s: State) -> State:
     # relax's NOE convention where all spectral densities vanish at S2 = τs = 0).
     escape = ((converged_here | (exhausted & prob.converge & settled)) & degenerate
               | (exhausted & prob.converge & ~settled & at_bound)) & (f_n > opts.f_zero) & \
-        (s.escapes < opts.max_escapes)
+        (mid.escapes < opts.max_escapes)
     status = jnp.select(
-        [start & ~finite, escape, converged_here, exhausted & prob.converge & settled, exhausted & prob.converge,
+        [bad_start, escape, converged_here, exhausted & prob.converge & settled, exhausted & prob.converge,
          (accept | restart) & (iters >= prob.max_iter)],
         [Status.NOT_FINITE, Status.RUNNING, Status.CONVERGED, Status.CONVERGED, Status.LINE_SEARCH_ERROR,
          Status.MAX_ITERATIONS], Status.RUNNING).astype(jnp.int32)
-    better = accept & (f_n < s.best_f)
-    best_x, best_f = jnp.where(better, x_n, s.best_x), jnp.where(better, f_n, s.best_f)
+    better = accept & (f_n < mid.best_f)
+    best_x, best_f = jnp.where(better, x_n, mid.best_x), jnp.where(better, f_n, mid.best_f)
     done = status != Status.RUNNING
     back = done & (best_f < f_n)                     # an escape that ended higher: return the best point
-    return State(
-        x=jnp.where(back, best_x, jnp.where(start & ~finite, s.x, x_n)),
-        f=jnp.where(back, best_f, jnp.where(start, f_t, f_n)), g=g_n, H=H_n, xt=jnp.where(escape, x_n, xt),
-        pred=pred, mu=jnp.where(restart, opts.mu0, mu_used), nu=jnp.where(restart, 2.0, nu), dec=dec,
-        rejects=jnp.where(restart, 0, rejects), escapes=s.escapes + jnp.where(escape, 1, 0), best_x=best_x,
-        best_f=best_f, iters=iters, f_count=s.f_count + 1, g_count=s.g_count + 1, h_count=s.h_count + 1,
-        starting=escape, status=status)
+    return mid._replace(
+        x=jnp.where(back, best_x, x_n), f=jnp.where(back, best_f, jnp.where(bad_start, f_bad, f_n)),
+        xt=jnp.where(escape, x_n, xt), pred=pred, mu=jnp.where(restart, opts.mu0, mu_used),
+        nu=jnp.where(restart, 2.0, mid.nu), dec=dec, rejects=jnp.where(restart, 0, rejects),
+        escapes=mid.escapes + jnp.where(escape, 1, 0), best_x=best_x, best_f=best_f, iters=iters,
+        starting=escape, reinset=escape, status=status)
