@@ -64,6 +64,13 @@ def _step_in_parts(wrapper, fun, prob, s):
     return wrapper.probe(fun, prob, jax.tree.map(lambda u, v: jnp.where(settled, u, v), t, done))
 
 
+def _pending_trial(wrapper, fun, prob: Problem, s):
+    """A wrapper's ``trial``: the pending trial judged on its inner objective's value alone (f, or the
+    MoM's L): ``(state, settled)`` (see :class:`Unconstrained`)."""
+    inner, settled = wrapper.inner.trial(s.inner, s.pending.L)
+    return s._replace(inner=inner, f_count=inner.f_count, g_count=inner.g_count), settled
+
+
 class PlainState(NamedTuple):
     x: Any
     f: Any
@@ -117,10 +124,7 @@ class Unconstrained:
         f_t = value(fun, x_t, prob.args)
         return s._replace(pending=Pending(x_t, f_t, f_t))
 
-    def trial(self, fun, prob: Problem, s: PlainState):
-        """The pending trial judged on its f alone: ``(state, settled)`` (see the class docstring)."""
-        inner, settled = self.inner.trial(s.inner, s.pending.L)
-        return s._replace(inner=inner, f_count=inner.f_count, g_count=inner.g_count), settled
+    trial = _pending_trial
 
     def finish(self, fun, prob: Problem, s: PlainState) -> PlainState:
         """The rest of the step at the pending trial point (derivatives evaluated, f the pending one)."""
@@ -228,10 +232,7 @@ class MethodOfMultipliers:
         f_t = value(fun, x_t, prob.args)
         return s._replace(pending=Pending(x_t, f_t, lagrangian(Eval(f_t), x_t, s.lam, s.mu, prob.A, prob.b).f))
 
-    def trial(self, fun, prob: Problem, s: MoMState):
-        """The pending trial judged on its L alone: ``(state, settled)`` (see :class:`Unconstrained`)."""
-        inner, settled = self.inner.trial(s.inner, s.pending.L)
-        return s._replace(inner=inner, f_count=inner.f_count, g_count=inner.g_count), settled
+    trial = _pending_trial
 
     def finish(self, fun, prob: Problem, s: MoMState) -> MoMState:
         """The rest of the step at the pending trial point (derivatives evaluated, f and L the trial's)."""

@@ -132,11 +132,9 @@ class ProjectedNewton:
         problem, so the steps do not pay for it)."""
         x0 = prob.x0
         n = x0.shape[0]
-        A, b = _constraints(self, prob)
-        Al = _rows(A, self.pattern)
         zero, zf, no = jnp.zeros((), jnp.int32), jnp.zeros((), x0.dtype), jnp.asarray(False)
         return State(x=x0, f=zf, g=jnp.zeros_like(x0), H=jnp.zeros((n, n), x0.dtype),
-                     xt=_inset(_feasible(x0, Al, b), Al, b, self.start_inset), pred=zf, mu=zf + self.mu0,
+                     xt=_moved_inside(self, prob, x0, self.start_inset), pred=zf, mu=zf + self.mu0,
                      nu=zf + 2.0, dec=zf, rejects=zero, escapes=zero, best_x=x0, best_f=zf + jnp.inf, iters=zero,
                      f_count=zero, g_count=zero, h_count=zero, starting=jnp.asarray(True), reinset=no,
                      status=zero + Status.RUNNING)
@@ -149,9 +147,7 @@ class ProjectedNewton:
         """A restart point (7. of the module docstring): x made feasible and moved inside. The engine
         runs it only on the steps where some problem ``wants_prepare`` (under ``vmap`` a ``jnp.where``
         in ``step`` would compute it for every problem on every step)."""
-        A, b = _constraints(self, prob)
-        Al = _rows(A, self.pattern)
-        return state._replace(xt=_inset(_feasible(state.x, Al, b), Al, b, self.escape_inset), reinset=jnp.asarray(False))
+        return state._replace(xt=_moved_inside(self, prob, state.x, self.escape_inset), reinset=jnp.asarray(False))
 
     def step(self, fun, prob: Problem, state: "State") -> "State":
         return _step(self, fun, prob, state)
@@ -511,6 +507,14 @@ def _propose(opts, fun, args, x, f, g, H, mu, A, b):
 
 def _constraints(opts: ProjectedNewton, prob: Problem):
     return (prob.A, prob.b) if opts.constrained else (prob.A[:0], prob.b[:0])
+
+
+def _moved_inside(opts: ProjectedNewton, prob: Problem, x, inset):
+    """x made feasible, then moved ``inset`` inside along the active normals: a start or restart
+    point (7. of the module docstring)."""
+    A, b = _constraints(opts, prob)
+    Al = _rows(A, opts.pattern)
+    return _inset(_feasible(x, Al, b), Al, b, inset)
 
 
 def _step(opts: ProjectedNewton, fun, prob: Problem, s: State) -> State:
